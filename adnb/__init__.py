@@ -5,6 +5,8 @@ Modules:
 - `adnb.backbones`: One feature-extractor contract for every method: images in [0, 1] in, named feature maps (B, C, h, w) with their strides out. CNNs through timm `features_only`, ViTs through timm and open_clip, weights resolved offline first.
 - `adnb.metrics`: Exact, full-resolution evaluation of anomaly scores and maps: AUROC, AP, F1max, AUPRO (official MVTec AD protocol), FBFT's size-aware quartile AUPRO and robustness ρ, the continual-learning forgetting measure, and efficiency helpers.
 - `adnb.padim`: A Patch Distribution Modeling Framework (Defard et al., ICPR 2021): a multivariate Gaussian per patch position over randomly selected channels, scored by Mahalanobis distance.
-- `adnb.patchcore`: Towards Total Recall in Industrial Anomaly Detection (Roth et al., CVPR 2022): locally aware patch features, a greedy coreset memory bank, nearest-neighbour scoring. The baseline every later paper compares against."""
+- `adnb.patchcore`: Towards Total Recall in Industrial Anomaly Detection (Roth et al., CVPR 2022): locally aware patch features, a greedy coreset memory bank, nearest-neighbour scoring. The baseline every later paper compares against.
+- `adnb.run`: `adnb run EXPERIMENT [-p name value ...]`: execute an experiment notebook with papermill into `reports/<experiment>/<timestamp>/` and print where the report and `results.json` are.
+- `adnb.viz`: Interactive figures for reports: image / ground truth / anomaly-map gallery, KDE score curves, t-SNE of patch features and a threshold explorer widget."""
 
 __version__ = "0.0.1"

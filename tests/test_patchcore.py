@@ -1,0 +1,78 @@
+import numpy as np, pytest, torch
+from adnb.patchcore import *
+from adnb.padim import *
+from adnb.datasets import mvtec_records, split, make_loader
+from adnb.metrics import evaluate, full_resolution
+from conftest import needs_bottle, MVTEC_256
+
+@pytest.mark.parametrize('seed', [0, 1, 2])
+def test_coreset_matches_naive(seed):
+    g = torch.Generator().manual_seed(seed)
+    Z = torch.cat([torch.randn(300, 6, generator=g, dtype=torch.float64) + 5*torch.randn(1, 6, generator=g, dtype=torch.float64) for _ in range(5)])
+    assert torch.equal(greedy_coreset(Z, 150, start=seed), greedy_coreset_naive(Z, 150, start=seed))
+
+def test_coreset_hand_case():
+    Z = torch.tensor([[0.], [1.], [10.], [4.]])
+    assert greedy_coreset(Z, 3, start=0).tolist() == [0, 2, 3]     # farthest from 0 is 10, then 4 (|4-0|=4 > |1-0|)
+
+def test_coreset_bad_size():
+    with pytest.raises(ValueError, match='coreset size must be in 1..4'): greedy_coreset(torch.zeros(4, 2), 5)
+
+def test_patch_embed_aggregates_and_aligns():
+    f = {'a': torch.arange(16.).view(1, 1, 4, 4), 'b': torch.ones(1, 2, 2, 2)}
+    e = patch_embed(f)
+    assert e.shape == (1, 4, 4, 3) and e[0, 1, 1, 0] == torch.tensor([0., 1, 2, 4, 5, 6, 8, 9, 10]).mean()
+
+def test_reweighting_bounds_and_plain_max():
+    pc = PatchCore(weights='random', num_neighbors=1, coreset_ratio=1.0)
+    pc.memory_bank = torch.zeros(4, 3); pc.memory_bank[1:, 0] = torch.tensor([1., 2., 3.])
+    emb = torch.zeros(1, 1, 2, 3); emb[0, 0, 1, 0] = 5.
+    ps, s = pc.patch_scores(emb)
+    assert ps.tolist() == [[[0., 2.]]] and s.item() == 2.            # nearest bank point to 5 is 3
+    pc.num_neighbors = 3; _, s3 = pc.patch_scores(emb)
+    d = torch.tensor([2., 3., 4.]); w = 1 - torch.softmax(d, 0)[0]      # N_3(m*=3) = {3, 2, 1}
+    assert torch.isclose(s3[0], w * 2.)
+
+def test_fit_deterministic_and_empty_bank():
+    torch.manual_seed(0); imgs = [dict(image=torch.rand(2, 3, 64, 64)) for _ in range(2)]
+    a, b = PatchCore(weights='random'), PatchCore(weights='random')
+    b.features.load_state_dict(a.features.state_dict())
+    with pytest.raises(RuntimeError, match='memory bank is empty'): a(torch.rand(1, 3, 64, 64))
+    fit_patchcore(a, imgs, progress=False); fit_patchcore(b, imgs, progress=False)
+    assert torch.equal(a.memory_bank, b.memory_bank)
+
+def test_save_load_roundtrip(tmp_path):
+    pc = PatchCore(weights='random', coreset_ratio=.5)
+    fit_patchcore(pc, [dict(image=torch.rand(2, 3, 32, 32))], progress=False)
+    pc.save(tmp_path/'m.pt'); pc2 = PatchCore.load(tmp_path/'m.pt', weights='random')
+    pc2.features.load_state_dict(pc.features.state_dict())
+    x = torch.rand(1, 3, 32, 32)
+    assert torch.equal(pc2.memory_bank, pc.memory_bank) and torch.allclose(pc2(x)['map'], pc(x)['map'])
+
+def test_padim_hand_case_and_errors():
+    E = torch.tensor([-1., 1., -1., 1.]).view(4, 1, 1, 1)
+    mu, ic = gaussian_fit(E, eps=0.)
+    assert torch.isclose(mahalanobis(torch.full((1, 1, 1, 1), 2.), mu, ic)[0, 0, 0], torch.tensor(2 / (4 / 3)**.5))
+    with pytest.raises(ValueError, match='at least 2 training images'): gaussian_fit(E[:1])
+    with pytest.raises(RuntimeError, match='not fitted'): PaDiM(weights='random')(torch.rand(1, 3, 32, 32))
+
+def _run(model, fit, recs):
+    fit(model, make_loader(split(recs, 'train'), 256, batch_size=16))
+    S, Y, M, K = [], [], [], []
+    for b in make_loader(split(recs, 'test'), 256, batch_size=16):
+        o = model(b['image']); S += o['score'].tolist(); Y += b['label'].tolist()
+        M += full_resolution(o['map'], b['geometry']); K += [m.numpy() for m in b['mask']]
+    return evaluate(S, Y, M, K, limits=(0.3,))
+
+@pytest.mark.slow
+@needs_bottle
+def test_patchcore_real_bottle():
+    "Issue target: EfficientNet-Lite0 blocks 2+4, 256 px, coreset 10 %: image AUROC >= 0.99, pixel AUROC >= 0.97."
+    r = _run(PatchCore('efficientnet_lite0', coreset_ratio=0.1), lambda m, l: fit_patchcore(m, l, progress=False), mvtec_records(MVTEC_256, 'bottle'))
+    assert r['image_auroc'] >= 0.99 and r['pixel_auroc'] >= 0.97, r
+
+@pytest.mark.slow
+@needs_bottle
+def test_padim_real_bottle():
+    r = _run(PaDiM('efficientnet_lite0'), fit_padim, mvtec_records(MVTEC_256, 'bottle'))
+    assert r['image_auroc'] >= 0.98 and r['pixel_auroc'] >= 0.96, r
