@@ -16,8 +16,8 @@ class ExperimentError(ValueError):
     "An unknown experiment or parameter, or a run that failed."
 
 # %% auto #0
-__all__ = ['ExperimentError', 'experiments_dir', 'list_experiments', 'find_experiment', 'parse_value', 'notebook_parameters',
-           'run_experiment', 'main']
+__all__ = ['PATH_PARAMS', 'ExperimentError', 'experiments_dir', 'list_experiments', 'find_experiment', 'parse_value',
+           'notebook_parameters', 'resolve_path_params', 'run_experiment', 'main']
 
 # %% ../nbs/30_run.ipynb #82383f53
 def experiments_dir()->Path:
@@ -58,13 +58,25 @@ def notebook_parameters(nb_path:Path)->dict:
     return out
 
 # %% ../nbs/30_run.ipynb #682ed161
+PATH_PARAMS = ('data_root', 'weights')
+
+def resolve_path_params(params:dict, cwd:Path|None=None)->dict:
+    "Relative paths in path-like parameters (`data_root`, `weights`, `*_root`, `*_dir`, `*_path`) made absolute from the caller's cwd."
+    out = dict(params); cwd = Path(cwd or Path.cwd())
+    for k, v in params.items():
+        if isinstance(v, str) and v not in ('', 'auto', 'random') and (k in PATH_PARAMS or k.endswith(('_root', '_dir', '_path'))):
+            p = Path(v).expanduser()
+            out[k] = str(p if p.is_absolute() else (cwd/p).resolve())
+    return out
+
+# %% ../nbs/30_run.ipynb #4ed584f5
 def run_experiment(name:str,               # experiment name or notebook path
                    params:dict|None=None,  # papermill parameters
                    reports:str|Path|None=None, # reports root (default: settings.ini [paths] reports)
                    progress:bool=True)->Path:
     "Execute the experiment notebook into `reports/<name>/<timestamp>/`; returns that folder."
     import papermill as pm
-    nb = find_experiment(name); params = dict(params or {})
+    nb = find_experiment(name); params = resolve_path_params(params or {})
     known = notebook_parameters(nb)
     bad = sorted(set(params) - set(known))
     if bad: raise ExperimentError(f"{nb.stem} has no parameter(s) {bad}; its parameters: {sorted(known)}")
@@ -85,7 +97,7 @@ def run_experiment(name:str,               # experiment name or notebook path
     print(f"adnb: {nb.stem} finished in {time.time() - t0:.0f}s\n  report:  {out/(nb.stem + '.ipynb')}\n  results: {out/'results.json'}")
     return out
 
-# %% ../nbs/30_run.ipynb #525420f3
+# %% ../nbs/30_run.ipynb #e9aee7ee
 def main(argv:list|None=None):
     "Command line: `adnb run EXPERIMENT [-p name value ...]`, `adnb list`."
     ap = argparse.ArgumentParser(prog='adnb', description='Run adnb experiment notebooks into reports/.')
