@@ -60,10 +60,13 @@ def greedy_coreset(Z:torch.Tensor,     # (N, D) projected features
                    n:int,              # number of centres
                    start:int=0,        # first centre
                    margin:float=1e-3,  # relative slack on the pruning test (float rounding)
-                   progress:bool=False)->torch.Tensor:
+                   progress:bool=False,
+                   dense_below:int=2_000_000 # N·n below which the plain loop is used (cheaper per step)
+                  )->torch.Tensor:
     "Exact greedy k-centre indices, pruned with the triangle inequality."
     N = len(Z)
     if not 0 < n <= N: raise ValueError(f"coreset size must be in 1..{N}, got {n}")
+    if N * n <= dense_below: return greedy_coreset_naive(Z, n, start)   # small inputs: fewer ops per step, same indices
     d = _dist(Z, Z[start]); assign = torch.zeros(N, dtype=torch.long, device=Z.device)
     C = torch.empty(n, Z.shape[1], dtype=Z.dtype, device=Z.device); C[0] = Z[start]
     idx = torch.empty(n, dtype=torch.long); idx[0] = start
