@@ -13,7 +13,7 @@ from torch import nn
 import torch.nn.functional as F
 from .backbones import FeatureExtractor
 from .metrics import gaussian_blur
-from .patchcore import patch_embed, random_projection, greedy_coreset
+from .patchcore import patch_embed, random_projection, greedy_coreset, knn
 
 # %% auto #0
 __all__ = ['cell_index', 'cell_positions', 'cluster_score', 'adaptive_coreset', 'FAPM', 'fit_fapm']
@@ -72,9 +72,10 @@ class FAPM(nn.Module):
                  k:int=4,                   # nearest memory vectors per test vector
                  n_top:int=3,               # largest patch scores averaged into the image score
                  layer_weights=None,        # weights of the layer sum (default: equal)
-                 patch_size:int=3, sigma:float=4., seed:int=0):
+                 patch_size:int=3, sigma:float=4., seed:int=0, use_faiss:bool=True):
         super().__init__()
         self.features = FeatureExtractor(backbone, layers, weights)
+        self.use_faiss = use_faiss
         self.cell_px, self.layer_wise, self.ratio, self.d_th, self.boost = cell_px, layer_wise, ratio, d_th, boost
         self.k, self.n_top, self.patch_size, self.sigma, self.seed = k, n_top, patch_size, sigma, seed
         self.names = list(self.features.layers) if layer_wise else ['concat']
@@ -103,6 +104,9 @@ class FAPM(nn.Module):
         if bank.numel() == 0: raise RuntimeError("FAPM memory is empty: call fit_fapm(model, train_loader) first")
         B, h, w, D = e.shape
         ci, n = cell_index(h, w, stride, self.cell_px, H, W)
+        if n == 1:                                                         # one global memory: PatchCore's faiss search
+            d, _ = knn(bank[0, :count[0]], e.reshape(-1, D), self.k, self.use_faiss)
+            return d.mean(1).reshape(B, h, w)
         pos, valid = cell_positions(ci, n)                                 # (n, P) grid positions of each cell
         pos, valid = pos.to(e.device), valid.to(e.device)
         q = e.reshape(B, h * w, D)[:, pos].permute(1, 0, 2, 3).reshape(n, B * pos.shape[1], D)
