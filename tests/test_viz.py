@@ -3,8 +3,10 @@ from adnb.viz import *
 
 def test_figures_build_and_stay_small():
     rng = np.random.default_rng(0)
-    ims = [rng.random((64, 64, 3)) for _ in range(3)]; gts = [np.zeros((64, 64), np.uint8) for _ in range(3)]; gts[2][5:20, 5:20] = 1
-    maps = [g + rng.random(g.shape) for g in gts]
+    yy, xx = np.mgrid[:128, :128] / 128                                  # smooth, photo-like content (PNG compresses)
+    ims = [np.dstack([yy, xx, (yy + xx) / 2]) * (.5 + .2 * i) for i in range(3)]
+    gts = [np.zeros((128, 128), np.uint8) for _ in range(3)]; gts[2][5:40, 5:40] = 1
+    maps = [g + .2 * yy for g in gts]
     assert len(gallery(ims, gts, maps).to_json()) < 100_000
     assert len(kde_figure(np.r_[rng.normal(size=50), rng.normal(3, size=20)], np.r_[np.zeros(50), np.ones(20)]).data) == 2
     assert len(tsne_figure(rng.normal(size=(40, 5)), np.r_[np.zeros(30), np.ones(10)]).data) == 2
