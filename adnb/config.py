@@ -15,7 +15,7 @@ __all__ = ['DEFAULTS', 'PATH_KEYS', 'SettingsError', 'find_settings', 'get_setti
 
 # %% ../nbs/00_config.ipynb #4f32bea8
 DEFAULTS = {
-    'data': dict(mvtec_ad='', visa='', btad='', mpdd='', mvtec_loco='', real_iad='', embedded='~/.cache/adnb/embedded'),
+    'data': dict(mvtec_ad='', visa='', btad='', mpdd='', mvtec_loco='', real_iad='', folder='', embedded='~/.cache/adnb/embedded'),
     'paths': dict(weights='~/.cache/adnb/weights', reports='reports'),
     'run': dict(device='auto', seed='0'),
 }
@@ -29,8 +29,12 @@ class SettingsError(KeyError):
 # %% ../nbs/00_config.ipynb #8d28afc9
 def find_settings(start:Path|str|None=None # folder to search upwards from (default: cwd)
                  )->Path|None:
-    "The `settings.ini` named by `ADNB_SETTINGS`, else the nearest one upwards from `start`, else None."
-    if os.environ.get('ADNB_SETTINGS'): return Path(os.environ['ADNB_SETTINGS']).expanduser()
+    "The `settings.ini` named by `ADNB_SETTINGS` (which must exist), else the nearest one upwards from `start`, else None."
+    env = os.environ.get('ADNB_SETTINGS', '')
+    if env.strip():
+        f = Path(env.strip()).expanduser()
+        if not f.is_file(): raise SettingsError(f"ADNB_SETTINGS={env!r} names {f}, which is not a file: fix the path or unset ADNB_SETTINGS")
+        return f
     p = Path(start or Path.cwd()).resolve()
     for d in [p, *p.parents]:
         if (d/'settings.ini').is_file(): return d/'settings.ini'
@@ -45,13 +49,14 @@ def _section_of(key):
 
 # %% ../nbs/00_config.ipynb #f5cd020b
 def get_setting(key:str,               # a key of DEFAULTS, e.g. 'mvtec_ad', 'weights', 'device'
-                path:Path|str|None=None # settings file (default: `find_settings()`)
+                path:Path|str|None=None # settings file (default: `find_settings()`); must exist when given
                )->str:
     "Value of `key`: `ADNB_<KEY>` env var, else settings.ini, else the documented default; paths are expanded."
     sec = _section_of(key)
     val, base = DEFAULTS[sec][key], Path.cwd()
-    f = Path(path) if path else find_settings()
-    if f is not None and f.is_file():
+    if path not in (None, '') and not Path(path).expanduser().is_file(): raise SettingsError(f"settings file {path} (get_setting path=) does not exist")
+    f = Path(path).expanduser() if path not in (None, '') else find_settings()
+    if f is not None:
         cp = configparser.ConfigParser()
         try: cp.read(f)
         except configparser.Error as e: raise SettingsError(f"cannot parse {f}: {e}") from e

@@ -6,7 +6,7 @@ Docs: https://adnb-dev.github.io/adnb/datasets.html.md"""
 
 # %% ../nbs/01_datasets.ipynb #ffd15e6e
 from __future__ import annotations
-import json, csv, math, shutil
+import json, csv, math, shutil, os, hashlib, time, warnings
 from dataclasses import dataclass, field, replace, asdict
 from pathlib import Path
 import numpy as np
@@ -16,13 +16,14 @@ from scipy import ndimage
 from .config import get_setting
 
 # %% auto #0
-__all__ = ['IMG_EXTS', 'MVTEC_LAYOUT', 'BTAD_LAYOUT', 'LOCO_LAYOUT', 'VISA_LAYOUT', 'REALIAD_LAYOUT', 'LOADERS',
+__all__ = ['IMG_EXTS', 'MVTEC_LAYOUT', 'BTAD_LAYOUT', 'LOCO_LAYOUT', 'VISA_LAYOUT', 'REALIAD_LAYOUT', 'FOLDER_LAYOUT', 'LOADERS',
            'MVTEC_CATEGORIES', 'EMBEDDED_CATEGORIES', 'EMBEDDED_DEFECTS', 'DatasetError', 'DatasetNotFound', 'Record',
            'resolve_root', 'mvtec_records', 'mpdd_records', 'btad_records', 'loco_records', 'visa_records',
            'realiad_records', 'folder_records', 'load_records', 'split', 'write_layout_fixture', 'Geometry',
-           'read_image', 'read_mask', 'pad_square', 'transform', 'mask_in_view', 'to_original', 'ADDataset', 'collate',
-           'make_loader', 'kshot', 'continual_tasks', 'supervised_split', 'cutpaste', 'perlin_noise', 'perlin_anomaly',
-           'texture_images', 'make_embedded']
+           'read_image', 'read_mask_file', 'read_mask', 'pad_square', 'transform', 'mask_in_view', 'to_original',
+           'ADDataset', 'collate', 'make_loader', 'has_masks', 'find_duplicates', 'check_records', 'kshot',
+           'continual_tasks', 'supervised_split', 'cutpaste', 'perlin_noise', 'perlin_anomaly', 'texture_images',
+           'make_embedded']
 
 # %% ../nbs/01_datasets.ipynb #cd3dadcb
 IMG_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.JPG', '.PNG')
@@ -44,9 +45,23 @@ class Record:
     view: str = ''             # camera view (Real-IAD), else ''
 
 # %% ../nbs/01_datasets.ipynb #bf9918c0
-def _images(d:Path): return sorted(p for p in Path(d).iterdir() if p.suffix in IMG_EXTS and p.is_file()) if Path(d).is_dir() else []
+_EXTS = {e.lower() for e in IMG_EXTS}
 
-def resolve_root(dataset:str,            # settings key: mvtec_ad, visa, btad, mpdd, mvtec_loco, real_iad, embedded
+def _images(d:Path,          # folder to list (missing folder: [])
+            unique:bool=True # two files with one stem (000.png + 000.PNG / 000.jpg) are an error
+           )->list[Path]:
+    "Image files of `d` (extension matched in any case), sorted by name."
+    d = Path(d)
+    if not d.is_dir(): return []
+    fs = sorted(p for p in d.iterdir() if p.suffix.lower() in _EXTS and p.is_file())
+    seen = {}
+    for p in fs if unique else []:
+        if p.stem in seen: raise DatasetError(f"two images with stem {p.stem!r} in {d}: {seen[p.stem].name} and {p.name}; "
+                                              "they would be counted twice and their masks are ambiguous: remove one")
+        seen[p.stem] = p
+    return fs
+
+def resolve_root(dataset:str,            # settings key: mvtec_ad, visa, btad, mpdd, mvtec_loco, real_iad, folder, embedded
                  root:str|Path|None=None, # explicit root; wins over settings.ini
                  layout:str=''            # expected layout, quoted in the error
                 )->Path:
@@ -172,35 +187,108 @@ def realiad_records(root, category:str, json_dir:str='realiad_jsons')->list[Reco
     return _check_train(recs, f)
 
 # %% ../nbs/01_datasets.ipynb #b6080b0f
-def folder_records(normal_dir, abnormal_dir, mask_dir=None, category:str='folder', n_test_normal:int=0)->list[Record]:
-    "Records from plain folders; abnormal images need a mask when `mask_dir` is given."
-    nd = Path(normal_dir)
-    if not nd.is_dir(): raise DatasetNotFound(f"normal_dir {nd} does not exist")
-    normals = _images(nd)
-    if n_test_normal >= len(normals): raise DatasetError(f"n_test_normal={n_test_normal} leaves no training image in {nd} ({len(normals)} images)")
-    cut = len(normals) - n_test_normal
-    recs = [Record(str(p), category, 'train' if i < cut else 'test', 0) for i, p in enumerate(normals)]
-    masks = {p.stem.removesuffix('_mask'): p for p in _images(mask_dir)} if mask_dir else {}
-    for p in _images(abnormal_dir):
+FOLDER_LAYOUT = ('normal_dir=<good train images>, abnormal_dir=<images> or <defect>/<images>, optional test_normal_dir, '
+                 'optional mask_dir=<stem>[_mask].* or <defect>/<stem>[_mask].*; or root=<folder> with train/good, '
+                 'test/good, test/<defect>[, ground_truth/<defect>]')
+
+def _folder(p, root, what):
+    "`p` (relative to `root` when given) as an existing folder, else a DatasetNotFound naming it."
+    if p in (None, ''): return None
+    p = Path(p).expanduser(); p = p if p.is_absolute() or root is None else Path(root).expanduser()/p
+    if not p.is_dir(): raise DatasetNotFound(f"{what} {p} does not exist (dataset 'folder'). Expected layout: {FOLDER_LAYOUT}")
+    return p
+
+def _abnormal(d:Path, skip=())->list[tuple[str, Path]]:
+    "(defect, image) pairs of a flat folder (defect 'anomaly') or of its defect subfolders."
+    subs = [s for s in sorted(d.iterdir()) if s.is_dir() and not s.name.startswith('.') and s.name not in skip and _images(s)]
+    flat = _images(d)
+    if flat and subs: raise DatasetError(f"abnormal_dir {d} holds both images and defect subfolders {[s.name for s in subs]}: use one layout")
+    if any(s.name == 'good' for s in subs): raise DatasetError(f"abnormal_dir {d} has a 'good' subfolder, which would be labelled anomalous: pass it as test_normal_dir")
+    out = [('anomaly', p) for p in flat] + [(s.name, p) for s in subs for p in _images(s)]
+    if not out: raise DatasetError(f"abnormal_dir {d} holds no images (directly or in one subfolder per defect type); extensions {IMG_EXTS}")
+    return out
+
+# %% ../nbs/01_datasets.ipynb #f01d0001
+def _mask_index(d:Path)->dict:
+    "Mask files of `d` by image stem (`_mask` suffix removed); a stem with two masks is an error."
+    out = {}
+    for p in _images(d):
+        k = p.stem.removesuffix('_mask')
+        if k in out: raise DatasetError(f"two masks for image stem {k!r} in {d}: {out[k].name} and {p.name}")
+        out[k] = p
+    return out
+
+def _anomalies(ad:Path, md:Path|None, category:str, skip=())->list[Record]:
+    "Anomalous test records of `ad`; with `md` every image needs its own mask (subfolder `md/<defect>` first, else `md`)."
+    recs, used, idx = [], {}, {}
+    for defect, p in _abnormal(ad, skip):
         ms = ()
-        if mask_dir:
-            if p.stem not in masks: raise DatasetError(f"anomalous image {p} has no mask in {mask_dir}")
-            ms = (str(masks[p.stem]),)
-        recs.append(Record(str(p), category, 'test', 1, 'anomaly', ms))
-    return _check_train(recs, nd)
+        if md is not None:
+            mf = md/defect if (md/defect).is_dir() else md
+            if mf not in idx: idx[mf] = _mask_index(mf)
+            m = idx[mf].get(p.stem)
+            if m is None: raise DatasetError(f"anomalous image {p} has no mask in {mf} (matched by stem {p.stem!r}, optional _mask suffix)")
+            if m in used: raise DatasetError(f"mask {m} matches two images, {used[m]} and {p}: put masks in subfolders mirroring abnormal_dir")
+            used[m] = p; ms = (str(m),)
+        recs.append(Record(str(p), category, 'test', 1, defect, ms))
+    return recs
+
+# %% ../nbs/01_datasets.ipynb #f01d0002
+def _folder_root(root, category:str)->list[Record]:
+    "Records of an MVTec-like folder `root` (or `root/category`): train/good, test/good, test/<defect>, optional ground_truth."
+    r = resolve_root('folder', root, FOLDER_LAYOUT)
+    d = r/category if (r/category/'train'/'good').is_dir() else r
+    if not (d/'train'/'good').is_dir() or not (d/'test').is_dir():
+        raise DatasetNotFound(f"folder dataset root {r} has no train/good and test/ (nor has {r/category}): pass normal_dir=..., "
+                              f"abnormal_dir=... or point root at an MVTec-like folder. Expected layout: {FOLDER_LAYOUT}")
+    recs = [Record(str(p), category, 'train', 0) for p in _images(d/'train'/'good')]
+    recs += [Record(str(p), category, 'test', 0) for p in _images(d/'test'/'good')]
+    if not any(x.split == 'test' for x in recs): raise DatasetError(f"no normal test images: {d/'test'/'good'} is missing or empty")
+    gt = d/'ground_truth' if (d/'ground_truth').is_dir() else None
+    return _check_train(recs + _anomalies(d/'test', gt, category, skip=('good',)), d/'train'/'good')
+
+def folder_records(normal_dir=None,        # good training images (relative to `root` when given)
+                   abnormal_dir=None,      # anomalous test images: flat, or one subfolder per defect type
+                   mask_dir=None,          # optional masks: flat (stem[_mask].*) or subfolders mirroring abnormal_dir
+                   category:str='folder',  # category name stored in the records
+                   n_test_normal:int=0,    # without test_normal_dir: the last n files of normal_dir (sorted) become test
+                   test_normal_dir=None,   # optional good test images
+                   root=None               # base of relative dirs; alone: an MVTec-like folder (see above)
+                  )->list[Record]:
+    "Records of a user's own data from plain folders (or an MVTec-like root); every abnormal image needs a mask when `mask_dir` is given."
+    if normal_dir in (None, ''):
+        if abnormal_dir or mask_dir or test_normal_dir: raise DatasetError("folder dataset: normal_dir is required when abnormal_dir, mask_dir or test_normal_dir is given")
+        return _folder_root(root, category)
+    nd = _folder(normal_dir, root, 'normal_dir')
+    if abnormal_dir in (None, ''): raise DatasetError(f"folder dataset: abnormal_dir (anomalous test images) is required with normal_dir. Expected layout: {FOLDER_LAYOUT}")
+    ad, md, td = _folder(abnormal_dir, root, 'abnormal_dir'), _folder(mask_dir, root, 'mask_dir'), _folder(test_normal_dir, root, 'test_normal_dir')
+    normals = _images(nd)
+    if td is not None:
+        if n_test_normal: raise DatasetError(f"pass either test_normal_dir ({td}) or n_test_normal ({n_test_normal}), not both")
+        tests = _images(td)
+        if not tests: raise DatasetError(f"test_normal_dir {td} holds no images")
+    else:
+        if n_test_normal < 1: raise DatasetError(f"no normal test images: pass test_normal_dir=<good test images> or n_test_normal=k "
+                                                 f"(the last k files of normal_dir {nd}, sorted by name, move to test)")
+        if n_test_normal >= len(normals): raise DatasetError(f"n_test_normal={n_test_normal} leaves no training image in {nd} ({len(normals)} images)")
+        normals, tests = normals[:-n_test_normal], normals[-n_test_normal:]
+    recs = [Record(str(p), category, 'train', 0) for p in normals] + [Record(str(p), category, 'test', 0) for p in tests]
+    return _check_train(recs + _anomalies(ad, md, category), nd)
 
 # %% ../nbs/01_datasets.ipynb #3b81ed1d
 LOADERS = dict(mvtec_ad=mvtec_records, mpdd=mpdd_records, btad=btad_records, mvtec_loco=loco_records,
                visa=visa_records, real_iad=realiad_records)
 
-def load_records(dataset:str,          # mvtec_ad | mpdd | btad | mvtec_loco | visa | real_iad | embedded
-                 category:str,         # category / object name
-                 root:str|Path|None=None # root (default: settings.ini [data] <dataset>)
+def load_records(dataset:str,           # mvtec_ad | mpdd | btad | mvtec_loco | visa | real_iad | folder | embedded
+                 category:str,          # category / object name
+                 root:str|Path|None=None, # root (default: settings.ini [data] <dataset>)
+                 **kwargs               # passed to the loader, e.g. folder: normal_dir=, abnormal_dir=, mask_dir=, test_normal_dir=
                 )->list[Record]:
-    "Records of `category` in `dataset`; `embedded` generates the offline dataset on first use."
+    "Records of `category` in `dataset`; `embedded` generates the offline dataset on first use, `folder` reads plain folders."
     if dataset == 'embedded': return mvtec_records(make_embedded(root), category, 'embedded')
-    if dataset not in LOADERS: raise DatasetError(f"unknown dataset {dataset!r}; known: {sorted([*LOADERS, 'embedded'])}")
-    return LOADERS[dataset](root, category)
+    if dataset == 'folder': return folder_records(category=category, root=root, **kwargs)
+    if dataset not in LOADERS: raise DatasetError(f"unknown dataset {dataset!r}; known: {sorted([*LOADERS, 'folder', 'embedded'])}")
+    return LOADERS[dataset](root, category, **kwargs)
 
 def split(recs, name): return [r for r in recs if r.split == name]
 
@@ -267,21 +355,43 @@ class Geometry:
     pad: tuple = (0, 0, 0, 0)  # (top, left, bottom, right) padding added in original pixels
     crop: tuple = ()           # (top, left, height, width) of the crop in padded-original pixels, () = none
 
-def read_image(path)->np.ndarray:
-    "RGB uint8 array of `path`; an unreadable file is an error naming it."
+# %% ../nbs/01_datasets.ipynb #e1a90002
+def _pixels(path, what:str='image')->np.ndarray:
+    "Fully decoded pixels of `path`: (H, W) gray or (H, W, 3) colour with palette applied and alpha dropped."
     try:
-        with Image.open(path) as im: return np.array(im.convert('RGB'))
-    except (FileNotFoundError, UnidentifiedImageError, OSError) as e: raise DatasetError(f"cannot read image {path}: {e}") from e
+        with Image.open(path) as im:
+            im.load(); m = im.mode
+            if m in ('P', 'PA'): return np.asarray(im.convert('RGBA'))[..., :3]
+            if m in ('RGBA', 'RGBX'): return np.asarray(im)[..., :3]
+            if m == 'LA': return np.asarray(im)[..., 0]
+            if m in ('1', 'L'): return np.asarray(im.convert('L'))
+            if m.startswith('I') or m in ('RGB', 'F'): return np.asarray(im)
+            return np.asarray(im.convert('RGB'))
+    except (OSError, SyntaxError, ValueError, EOFError) as e: raise DatasetError(f"cannot read {what} {path}: {e}") from e
+
+def read_image(path)->np.ndarray:
+    "RGB uint8 (H, W, 3) array of `path`: gray repeated, 16-bit scaled by 255/65535 and rounded, palette applied, alpha dropped."
+    a = _pixels(path)
+    if a.dtype.kind == 'f': raise DatasetError(f"image {path} has float pixels (PIL mode 'F'), whose range is unknown: save it as 8- or 16-bit")
+    if a.dtype != np.uint8:
+        if a.min() < 0 or a.max() > 65535: raise DatasetError(f"image {path} has integer pixels outside 0..65535 (min {a.min()}, max {a.max()}): save it as 8- or 16-bit")
+        a = np.rint(a.astype(np.float64) * 255 / 65535).astype(np.uint8)
+    if a.ndim == 2: a = np.repeat(a[..., None], 3, -1)
+    return np.array(a, order='C') if not a.flags.writeable or not a.flags.c_contiguous else a   # writable, as torch wants
+
+# %% ../nbs/01_datasets.ipynb #e1a90006
+def read_mask_file(path)->np.ndarray:
+    "Binary (H, W) uint8 of one mask file: 1 where any stored channel is nonzero."
+    a = _pixels(path, 'mask')
+    return ((a != 0).any(-1) if a.ndim == 3 else a != 0).astype(np.uint8)
 
 def read_mask(rec:Record, shape:tuple)->np.ndarray:
     "Binary uint8 mask (union of the record's mask files) at the image's original `shape`; zeros for a normal record."
     m = np.zeros(shape, np.uint8)
     for f in rec.masks:
-        try:
-            with Image.open(f) as im: a = np.asarray(im.convert('L'))
-        except (FileNotFoundError, UnidentifiedImageError, OSError) as e: raise DatasetError(f"cannot read mask {f}: {e}") from e
+        a = read_mask_file(f)
         if a.shape != tuple(shape): raise DatasetError(f"mask {f} is {a.shape[1]}x{a.shape[0]} but its image {rec.image} is {shape[1]}x{shape[0]}")
-        m |= (a > 127).astype(np.uint8)
+        m |= a
     return m
 
 # %% ../nbs/01_datasets.ipynb #7b0bc16a
@@ -363,6 +473,62 @@ def make_loader(records, size=256, crop=None, square=False, batch_size:int=8, sh
     return torch.utils.data.DataLoader(ADDataset(records, size, crop, square), batch_size=batch_size, shuffle=shuffle,
                                        num_workers=num_workers, collate_fn=collate)
 
+# %% ../nbs/01_datasets.ipynb #c4ec0002
+def has_masks(records:list[Record])->bool:
+    "True when every anomalous test record has mask file(s), False when none has (pixel metrics must be skipped)."
+    an = [r for r in records if r.split == 'test' and r.label]
+    n = sum(bool(r.masks) for r in an)
+    if 0 < n < len(an): raise DatasetError(f"{len(an) - n} of {len(an)} anomalous test images have no mask, e.g. {next(r.image for r in an if not r.masks)}: give all or none")
+    return bool(an) and n == len(an)
+
+def _digest(f): return hashlib.blake2b(Path(f).read_bytes(), digest_size=16).hexdigest()
+
+def find_duplicates(records:list[Record])->list[tuple[Record, Record]]:
+    "Pairs of records whose image files are byte-identical but differ in split or label; only equal-sized files are hashed."
+    by_size = {}
+    for r in records:
+        try: by_size.setdefault(os.path.getsize(r.image), []).append(r)
+        except OSError as e: raise DatasetError(f"cannot read image {r.image}: {e}") from e
+    out = []
+    for rs in by_size.values():
+        if len({(r.split, r.label) for r in rs}) < 2: continue
+        by_hash = {}
+        for r in rs: by_hash.setdefault(_digest(r.image), []).append(r)
+        out += [(a, b) for g in by_hash.values() for i, a in enumerate(g) for b in g[i+1:] if (a.split, a.label) != (b.split, b.label)]
+    return out
+
+# %% ../nbs/01_datasets.ipynb #c4ec0003
+def _names(rs, k=5): return ', '.join(rs[:k]) + (f' ... ({len(rs)} in all)' if len(rs) > k else '')
+
+def check_records(records:list[Record], # records of one category, as a loader returns them
+                  masks:bool=True,      # also decode masks: size vs image, empty-mask warnings/error
+                  train:bool=False,     # also decode train/val images (test images are always decoded)
+                  max_errors:int=5      # stop after this many bad files and name them
+                 )->dict:
+    "Decode every test image and mask before fitting; bad files raise a DatasetError naming them; returns counts."
+    t0 = time.perf_counter(); bad, empty = [], []
+    for r in (r for r in records if train or r.split == 'test'):
+        try:
+            shape = read_image(r.image).shape[:2]
+            if masks and r.masks and not read_mask(r, shape).any() and r.label: empty.append(r)
+        except DatasetError as e:
+            bad.append(str(e))
+            if len(bad) >= max_errors: break
+    if bad: raise DatasetError(f"{len(bad)} bad file(s)" + (f" (scan stopped after {max_errors})" if len(bad) >= max_errors else '') + ':\n  ' + '\n  '.join(bad))
+    test = [r for r in records if r.split == 'test']; an = [r for r in test if r.label]
+    if not an or len(an) == len(test): raise DatasetError(f"the test split needs normal and anomalous images: it has {len(test) - len(an)} normal, {len(an)} anomalous")
+    withm = [r for r in an if r.masks]; emt = [r for r in empty if r.split == 'test']
+    if masks and withm and len(emt) == len(withm): raise DatasetError(f"every mask of the test split is empty (no pixel != 0), {len(withm)} masks, e.g. {withm[0].masks[0]}: check mask_dir and the mask files")
+    if empty: warnings.warn(f"{len(empty)} anomalous image(s) have an empty mask (no pixel != 0): {_names([r.image for r in empty])}")
+    dups = find_duplicates(records)
+    if dups: warnings.warn(f"{len(dups)} pair(s) of byte-identical images in different splits/labels (a test image copied into train?): "
+                           + _names([f'{a.image} ({a.split}, label {a.label}) == {b.image} ({b.split}, label {b.label})' for a, b in dups], 3))
+    defects = {}
+    for r in an: defects[r.defect] = defects.get(r.defect, 0) + 1
+    return dict(n_train=sum(r.split == 'train' for r in records), n_test_normal=len(test) - len(an), n_test_anomalous=len(an),
+                n_masks=len(withm), n_empty_masks=len(emt), defects=defects, has_masks=has_masks(records),
+                duplicates=[(a.image, b.image) for a, b in dups], seconds=round(time.perf_counter() - t0, 3))
+
 # %% ../nbs/01_datasets.ipynb #9e65d83e
 def kshot(records:list[Record], # records of one category (train split used)
           k:int,                # shots
@@ -390,7 +556,7 @@ def continual_tasks(dataset:str='mvtec_ad', root=None, categories:tuple=MVTEC_CA
 def supervised_split(records:list[Record], n:int, seed:int=0)->tuple[list[Record], list[Record]]:
     "(train, test): `n` seeded anomalous test records moved into train with split='train'; test keeps the rest."
     an = sorted((r for r in records if r.split == 'test' and r.label), key=lambda r: r.image)
-    if n > len(an): raise DatasetError(f"n={n} anomalies asked for but the test split has {len(an)}")
+    if not 0 <= n <= len(an): raise DatasetError(f"n={n} anomalies asked for but the test split has {len(an)} (n must be in 0..{len(an)})")
     pick = {an[i].image for i in np.random.default_rng(seed).permutation(len(an))[:n]}
     train = [r for r in records if r.split == 'train'] + [replace(r, split='train') for r in an if r.image in pick]
     test = [r for r in records if r.split == 'test' and r.image not in pick]
@@ -463,7 +629,7 @@ def texture_images(folder:str|Path|None=None, size:int=256)->list[np.ndarray]:
     "Texture sources as float (size, size, 3) arrays: images of `folder`, or photos shipped with scikit-image (DTD stand-in)."
     from skimage import data, transform as sktf, color
     if folder:
-        fs = _images(folder)
+        fs = _images(folder, unique=False)
         if not fs: raise DatasetError(f"texture folder {folder} holds no images")
         ims = [read_image(f) / 255 for f in fs]
     else:

@@ -16,7 +16,8 @@ from .metrics import gaussian_blur
 from .patchcore import patch_embed, random_projection, greedy_coreset, knn
 
 # %% auto #0
-__all__ = ['cell_index', 'cell_positions', 'cluster_score', 'adaptive_coreset', 'FAPM', 'fit_fapm']
+__all__ = ['cell_index', 'cell_positions', 'cluster_score', 'adaptive_coreset', 'patch_score', 'reweighted_score', 'fuse_layers',
+           'FAPM', 'fit_fapm']
 
 # %% ../nbs/12_fapm.ipynb #36bef7e4
 def cell_index(h:int, w:int,       # feature grid
@@ -60,6 +61,29 @@ def adaptive_coreset(X:torch.Tensor,     # (n, D) memory vectors of one cell
     if cluster_score(X, X[idx[:k]]).max() <= d_th: return idx[:k], False
     return idx, True
 
+# %% ../nbs/12_fapm.ipynb #9e680acb
+def patch_score(d:torch.Tensor,  # (..., k) ascending k-NN distances, NaN for missing neighbours
+                how:str='min'    # 'min': nearest (paper §2.3, authors' test.py L133); 'mean': mean of the available k
+               )->torch.Tensor:
+    "Patch score from each vector's k nearest memory distances."
+    if how == 'min': return d[..., 0]
+    if how == 'mean': return d.nanmean(-1)
+    raise ValueError(f"patch_score={how!r}: expected 'min' or 'mean'")
+
+# %% ../nbs/12_fapm.ipynb #b4cb055e
+def reweighted_score(fused:torch.Tensor,  # (B, h, w, k) ascending k-NN distances fused over layers
+                     ps:torch.Tensor      # (B, h, w) patch scores on the same grid
+                    )->torch.Tensor:
+    "Image score s = (1 − max_j softmax(N_b)_j)·s*, with s* = max patch score and N_b the k distances at its position."
+    B = ps.shape[0]; top = ps.flatten(1).argmax(1); s_star = ps.flatten(1)[torch.arange(B), top]   # s*
+    nb = fused.flatten(1, 2)[torch.arange(B), top].nan_to_num(nan=-math.inf)                       # N_b (B, k)
+    return (1 - nb.softmax(-1).max(-1).values) * s_star
+
+def fuse_layers(ds:list, weights, size:tuple)->torch.Tensor:
+    "Weighted sum of per-layer (B, h, w, k) distances, each resized (nearest) to the finest grid `size`."
+    up = [F.interpolate(d.permute(0, 3, 1, 2), size=size, mode='nearest').permute(0, 2, 3, 1) for d in ds]
+    return sum(wi * u for wi, u in zip(weights, up))
+
 # %% ../nbs/12_fapm.ipynb #b03ed0c4
 class FAPM(nn.Module):
     "Fast Adaptive Patch Memory: per-cell, per-layer memory banks (buffers) and k-NN scoring within a cell."
@@ -70,16 +94,22 @@ class FAPM(nn.Module):
                  d_th:float|None=0.5,       # D_th of the adaptive step; None = plain coreset
                  boost:float=2.,            # ratio multiplier for cells above D_th
                  k:int=4,                   # nearest memory vectors per test vector
-                 n_top:int=3,               # largest patch scores averaged into the image score
-                 layer_weights=None,        # weights of the layer sum (default: equal)
+                 patch_score:str='min',     # 'min' nearest distance (paper, authors) | 'mean' of the k
+                 image_score:str='reweight',# 'reweight' authors' test.py L134-137 | 'top' mean of n_top per layer
+                 n_top:int=3,               # largest patch scores averaged into the image score ('top')
+                 layer_weights=None,        # weights of the layer sum (default: 1 each, authors' plain sum)
                  patch_size:int=3, sigma:float=4., seed:int=0, use_faiss:bool=True):
         super().__init__()
         self.features = FeatureExtractor(backbone, layers, weights)
         self.use_faiss = use_faiss
         self.cell_px, self.layer_wise, self.ratio, self.d_th, self.boost = cell_px, layer_wise, ratio, d_th, boost
+        if patch_score not in ('min', 'mean'): raise ValueError(f"patch_score={patch_score!r}: expected 'min' or 'mean'")
+        if image_score not in ('reweight', 'top'): raise ValueError(f"image_score={image_score!r}: expected 'reweight' or 'top'")
+        if image_score == 'reweight' and k < 2: raise ValueError(f"image_score='reweight' needs k >= 2 neighbours, got k={k}")
         self.k, self.n_top, self.patch_size, self.sigma, self.seed = k, n_top, patch_size, sigma, seed
+        self.patch_score, self.image_score = patch_score, image_score
         self.names = list(self.features.layers) if layer_wise else ['concat']
-        w = layer_weights or [1 / len(self.names)] * len(self.names)
+        w = layer_weights or [1.] * len(self.names)
         if len(w) != len(self.names): raise ValueError(f"{len(w)} layer_weights for {len(self.names)} layers {self.names}")
         self.register_buffer('layer_weights', torch.tensor(w, dtype=torch.float32))
         for i in range(len(self.names)):
@@ -98,35 +128,37 @@ class FAPM(nn.Module):
 
     def _bank(self, i): return getattr(self, f'bank{i}'), getattr(self, f'count{i}')
 
-    def layer_scores(self, e:torch.Tensor, stride:int, i:int, H:int, W:int)->torch.Tensor:
-        "Mean distance to the k nearest vectors of each feature's own cell, (B, h, w)."
+    def layer_knn(self, e:torch.Tensor, stride:int, i:int, H:int, W:int)->torch.Tensor:
+        "Ascending distances (B, h, w, k) to the k nearest vectors of each feature's own cell; NaN past a cell's count."
         bank, count = self._bank(i)
         if bank.numel() == 0: raise RuntimeError("FAPM memory is empty: call fit_fapm(model, train_loader) first")
-        B, h, w, D = e.shape
+        B, h, w, D = e.shape; nan = float('nan')
         ci, n = cell_index(h, w, stride, self.cell_px, H, W)
-        if n == 1:                                                         # one global memory: PatchCore's faiss search
-            d, _ = knn(bank[0, :count[0]], e.reshape(-1, D), self.k, self.use_faiss)
-            return d.mean(1).reshape(B, h, w)
+        if n == 1:                                                         # one global memory: PatchCore's knn
+            d = knn(bank[0, :count[0]], e.reshape(-1, D), min(self.k, int(count[0])), self.use_faiss)[0].reshape(B, h, w, -1)
+            return F.pad(d, (0, self.k - d.shape[-1]), value=nan)
         pos, valid = cell_positions(ci, n)                                 # (n, P) grid positions of each cell
-        pos, valid = pos.to(e.device), valid.to(e.device)
-        q = e.reshape(B, h * w, D)[:, pos].permute(1, 0, 2, 3).reshape(n, B * pos.shape[1], D)
+        pos, valid = pos.to(e.device), valid.to(e.device); P = pos.shape[1]
+        q = e.reshape(B, h * w, D)[:, pos].permute(1, 0, 2, 3).reshape(n, B * P, D)
         d = torch.cdist(q, bank)                                           # (n, B·P, K_max): own cell only
         d = d.masked_fill(torch.arange(bank.shape[1], device=e.device) >= count[:, None, None], float('inf'))
-        kk = min(self.k, int(count.min()))
-        s = d.topk(kk, dim=2, largest=False).values.mean(2).reshape(n, B, -1)
-        out = torch.zeros(B, h * w, device=e.device)
-        out[:, pos[valid]] = s.permute(1, 0, 2)[:, valid]
-        return out.reshape(B, h, w)
+        v = d.topk(min(self.k, bank.shape[1]), dim=2, largest=False).values   # k per cell: inf past its count
+        v = v.masked_fill(v.isinf(), nan).reshape(n, B, P, -1).permute(1, 0, 2, 3)
+        out = torch.full((B, h * w, v.shape[-1]), nan, device=e.device)
+        out[:, pos[valid]] = v[:, valid]
+        return F.pad(out.reshape(B, h, w, -1), (0, self.k - v.shape[-1]), value=nan)
 
     @torch.no_grad()
     def forward(self, x:torch.Tensor)->dict:
-        H, W = x.shape[-2:]; maps, scores = [], []
-        for i, (name, (e, s)) in enumerate(self.embed(x).items()):
-            ps = self.layer_scores(e, s, i, H, W)
-            scores.append(ps.flatten(1).topk(min(self.n_top, ps[0].numel()), dim=1).values.mean(1))
-            maps.append(F.interpolate(ps[:, None], size=(H, W), mode='bilinear', align_corners=False)[:, 0])
-        wts = self.layer_weights.to(x.device)
-        m = sum(wi * mi for wi, mi in zip(wts, maps)); sc = sum(wi * si for wi, si in zip(wts, scores))
+        H, W = x.shape[-2:]; wts = self.layer_weights.to(x.device)
+        ds = [self.layer_knn(e, s, i, H, W) for i, (e, s) in enumerate(self.embed(x).values())]
+        pss = [patch_score(d, self.patch_score) for d in ds]
+        m = sum(wi * F.interpolate(p[:, None], size=(H, W), mode='bilinear', align_corners=False)[:, 0] for wi, p in zip(wts, pss))
+        if self.image_score == 'top':
+            sc = sum(wi * p.flatten(1).topk(min(self.n_top, p[0].numel()), dim=1).values.mean(1) for wi, p in zip(wts, pss))
+        else:
+            fused = fuse_layers(ds, wts, max((d.shape[1:3] for d in ds), key=lambda s: s[0] * s[1]))
+            sc = reweighted_score(fused, patch_score(fused, self.patch_score))
         return dict(score=sc, map=gaussian_blur(m, self.sigma))
 
     def _load_from_state_dict(self, sd, prefix, *a, **kw):
@@ -158,6 +190,6 @@ def fit_fapm(model:FAPM, loader, device='cpu')->dict:
         bank = torch.zeros(n, K, D); count = torch.tensor([len(m) for m in mems])
         for c, m in enumerate(mems): bank[c, :len(m)] = m
         setattr(model, f'bank{i}', bank.to(device)); setattr(model, f'count{i}', count.to(device))
-        info['layers'][name] = dict(cells=n, vectors=int(count.sum()), boosted_cells=boosted, dim=D)
+        info['layers'][name] = dict(cells=n, vectors=int(count.sum()), train_vectors=N * h * w, boosted_cells=boosted, dim=D)
     info.update(memory_size=model.memory_size(), fit_s=time.perf_counter() - t0)
     return info

@@ -8,16 +8,19 @@ Docs: https://adnb-dev.github.io/adnb/fbft.html.md"""
 
 # %% ../nbs/13_fbft.ipynb #e47be4a5
 from __future__ import annotations
-import time
+import os, tempfile, time
+import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .backbones import FeatureExtractor
+from pathlib import Path
+from fastcore.basics import patch
+from .backbones import FeatureExtractor, save_checkpoint, load_checkpoint, check_weights_id, weights_arg
 from .metrics import gaussian_blur
 
 # %% auto #0
-__all__ = ['FUSIONS', 'teacher_pair', 'student', 'patch_distance', 'fuse', 'top_mean', 'box_blur', 'smooth', 'FBFT', 'norm_ratio',
-           'resolve_infer_dist', 'fit_fbft', 'valid_mask']
+__all__ = ['DISTANCES', 'FUSIONS', 'CACHES', 'teacher_pair', 'student', 'patch_distance', 'fuse', 'top_mean', 'box_blur',
+           'smooth', 'FBFT', 'teacher_cache', 'take_rows', 'fit_fbft', 'valid_mask']
 
 # %% ../nbs/13_fbft.ipynb #6120afe0
 def teacher_pair(feats:dict, j, k)->tuple[torch.Tensor, torch.Tensor]:
@@ -33,11 +36,14 @@ def student(d_in:int, d_out:int, hidden:int)->nn.Sequential:
     return nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, d_out))
 
 # %% ../nbs/13_fbft.ipynb #b22fe26f
-def patch_distance(a:torch.Tensor, b:torch.Tensor, kind:str='l2')->torch.Tensor:
-    "Per-patch distance over the last axis: 'l2' (eq. 3) or 'cosine' (1 − cos, eq. 2)."
+DISTANCES = ('l2norm', 'l2', 'cosine')
+
+def patch_distance(a:torch.Tensor, b:torch.Tensor, kind:str='l2norm')->torch.Tensor:
+    "Per-patch distance over the last axis: 'l2norm' (ℓ2 of unit vectors, L2BT), 'l2' (eq. 3) or 'cosine' (1 − cos, eq. 2)."
+    if kind == 'l2norm': return torch.linalg.vector_norm(F.normalize(a, dim=-1) - F.normalize(b, dim=-1), dim=-1)
     if kind == 'l2': return torch.linalg.vector_norm(a - b, dim=-1)
     if kind == 'cosine': return 1 - F.cosine_similarity(a, b, dim=-1)
-    raise ValueError(f"distance must be 'l2' or 'cosine', got {kind!r}")
+    raise ValueError(f"distance must be one of {DISTANCES}, got {kind!r}")
 
 FUSIONS = ('product', 'sum', 'forward', 'backward')
 
@@ -79,17 +85,20 @@ class FBFT(nn.Module):
     "Frozen teacher, forward student S_F (j→k) and backward student S_B (k→j); maps from their transfer errors."
     def __init__(self, backbone:str='dinov2_vitb14', layers=(8, 12), weights='auto', img_size:int|None=None,
                  hidden:int|None=None,          # student width (default: 768 for ViT-B, else max(D_j, D_k))
-                 fusion:str='product', infer_dist:str='auto', smoothing:str='gaussian', sigma:float=4.,
-                 top_frac:float=1e-3):
+                 fusion:str='product',
+                 infer_dist:str='l2norm',       # 'l2norm' (authors' code) | 'l2' | 'cosine'
+                 smoothing:str='gaussian', sigma:float=4., top_frac:float=1e-3):
         super().__init__()
+        if infer_dist not in DISTANCES: raise ValueError(f"infer_dist must be one of {DISTANCES}, got {infer_dist!r}")
+        if fusion not in FUSIONS: raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
         self.teacher = FeatureExtractor(backbone, layers, weights, img_size)
         if len(self.teacher.layers) != 2: raise ValueError(f"FBFT needs two layers (j, k), got {layers}")
         self.j, self.k = list(self.teacher.channels)
         dj, dk = self.teacher.channels[self.j], self.teacher.channels[self.k]
         hidden = hidden or max(dj, dk)
         self.s_f, self.s_b = student(dj, dk, hidden), student(dk, dj, hidden)
-        if fusion not in FUSIONS: raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
         self.fusion, self.infer_dist, self.smoothing, self.sigma, self.top_frac = fusion, infer_dist, smoothing, sigma, top_frac
+        self.img_size = img_size
 
     @torch.no_grad()
     def pair(self, x:torch.Tensor)->tuple[torch.Tensor, torch.Tensor]:
@@ -97,11 +106,8 @@ class FBFT(nn.Module):
         return teacher_pair(self.teacher(x), self.j, self.k)
 
     def transfer_errors(self, fj, fk, kind=None):
-        "Δ_j = d(f_j, S_B(f_k)) and Δ_k = d(f_k, S_F(f_j)) per patch (eq. 3)."
+        "Δ_j = d(f_j, S_B(f_k)) and Δ_k = d(f_k, S_F(f_j)) per patch (eq. 3; d = `infer_dist` unless `kind` given)."
         kind = kind or self.infer_dist
-        if kind == 'auto':
-            if getattr(self, 'resolved_dist', None) is None: raise RuntimeError("infer_dist='auto' is resolved by fit_fbft: train first")
-            kind = self.resolved_dist
         return patch_distance(fj, self.s_b(fk), kind), patch_distance(fk, self.s_f(fj), kind)
 
     @torch.no_grad()
@@ -113,53 +119,100 @@ class FBFT(nn.Module):
         m = smooth(m, self.smoothing, self.sigma)
         return dict(score=top_mean(m, self.top_frac, valid), map=m, delta_j=dj, delta_k=dk)
 
-# %% ../nbs/13_fbft.ipynb #dd9ebbb7
-@torch.no_grad()
-def norm_ratio(model, Fj:torch.Tensor, Fk:torch.Tensor, n:int=20000)->float:
-    "Mean student-output norm over mean teacher norm, both directions, on (a prefix of) the training patches."
-    fj, fk = Fj[:n], Fk[:n]
-    r_f = model.s_f(fj).norm(dim=-1).mean() / fk.norm(dim=-1).mean()
-    r_b = model.s_b(fk).norm(dim=-1).mean() / fj.norm(dim=-1).mean()
-    return float((r_f * r_b).sqrt())
+# %% ../nbs/13_fbft.ipynb #c0a1e001
+CACHES = ('cpu', 'disk', 'device')
 
-def resolve_infer_dist(infer_dist:str, train_dist:str, ratio:float, tol:float=2.)->str:
-    "'l2' or 'cosine': explicit choices pass through; 'auto' keeps ℓ2 unless the cosine-trained norms are off by > `tol`×."
-    if infer_dist in ('l2', 'cosine'): return infer_dist
-    if infer_dist != 'auto': raise ValueError(f"infer_dist must be auto, l2 or cosine, got {infer_dist!r}")
-    return 'l2' if train_dist == 'l2' or 1/tol <= ratio <= tol else 'cosine'
+def _buffer(n:int, d:int, cache:str, device, folder=None):
+    "An (n, d) feature store: float32 on the device or in CPU memory, or a float16 memmap on disk."
+    if cache == 'device': return torch.empty(n, d, device=device)
+    if cache == 'cpu': return torch.empty(n, d)
+    fd, path = tempfile.mkstemp(suffix='.f16', dir=folder); os.close(fd)
+    m = np.memmap(path, np.float16, 'w+', shape=(n, d)); os.unlink(path)   # the mapping outlives the name
+    return m
+
+@torch.no_grad()
+def teacher_cache(model, loader, cache:str='cpu', device='cpu', folder=None)->tuple:
+    "Teacher features of all training patches, (F_j, F_k) each (P, D), stored per `cache`; also the grid (h, w)."
+    if cache not in CACHES: raise ValueError(f"cache must be one of {CACHES}, got {cache!r}")
+    n = len(loader.dataset) if hasattr(loader, 'dataset') else sum(len(b['image']) for b in loader)
+    Fj = Fk = grid = None; o = 0
+    for b in loader:
+        fj, fk = model.pair(b['image'].to(device))
+        if Fj is None:
+            grid = tuple(fj.shape[1:3]); P = n * grid[0] * grid[1]
+            Fj, Fk = _buffer(P, fj.shape[-1], cache, device, folder), _buffer(P, fk.shape[-1], cache, device, folder)
+        fj, fk = fj.flatten(0, 2), fk.flatten(0, 2); e = o + len(fj)
+        if cache == 'disk': Fj[o:e], Fk[o:e] = fj.cpu().half().numpy(), fk.cpu().half().numpy()
+        else: Fj[o:e].copy_(fj); Fk[o:e].copy_(fk)
+        o = e
+    if Fj is None: raise ValueError("the training loader yielded no images")
+    return Fj[:o], Fk[:o], grid
+
+def take_rows(F_:torch.Tensor|np.ndarray, i:torch.Tensor, device='cpu')->torch.Tensor:
+    "Rows `i` of a feature store as float32 on `device` (one batch; staged through pinned memory for CUDA)."
+    x = torch.from_numpy(F_[i.numpy()].astype(np.float32)) if isinstance(F_, np.ndarray) else F_[i.to(F_.device)]
+    if x.device.type == 'cpu' and str(device).startswith('cuda'): return x.pin_memory().to(device, non_blocking=True)
+    return x.to(device)
 
 # %% ../nbs/13_fbft.ipynb #f642dff7
-def fit_fbft(model:FBFT, loader, epochs:int=50, lr:float=1e-3, batch_size:int=4096, train_dist:str='cosine',
-             seed:int=0, device='cpu', progress:bool=True)->dict:
-    "Train S_F and S_B on all training patches; returns the loss per epoch and timing."
-    model.to(device); t0 = time.perf_counter()
-    pairs = [model.pair(b['image'].to(device)) for b in loader]
-    if not pairs: raise ValueError("the training loader yielded no images")
-    Fj = torch.cat([p[0].flatten(0, 2) for p in pairs]); Fk = torch.cat([p[1].flatten(0, 2) for p in pairs])
-    g = torch.Generator().manual_seed(seed)
-    for s in (model.s_f, model.s_b):                          # seeded initialisation
+def _seed_students(model, g:torch.Generator):
+    "PyTorch's default Linear initialisation, drawn from `g`."
+    for s in (model.s_f, model.s_b):
         for mod in s:
             if isinstance(mod, nn.Linear):
                 nn.init.kaiming_uniform_(mod.weight, a=5**.5, generator=g)
                 bound = 1 / mod.weight.shape[1]**.5; nn.init.uniform_(mod.bias, -bound, bound, generator=g)
-    params = [*model.s_f.parameters(), *model.s_b.parameters()]
-    opt = torch.optim.Adam(params, lr=lr); losses = []
+
+def fit_fbft(model:FBFT, loader, epochs:int=50, lr:float=1e-3, batch_size:int=4096, train_dist:str='cosine',
+             seed:int=0, device='cpu', progress:bool=True,
+             cache:str='cpu',           # teacher-feature store: 'cpu' | 'disk' (float16 memmap) | 'device'
+             folder=None                # where the disk cache lives (default: the system temp dir)
+            )->dict:
+    "Train S_F and S_B on all training patches, one batch on the device at a time; losses per epoch and timing."
+    if train_dist not in DISTANCES: raise ValueError(f"train_dist must be one of {DISTANCES}, got {train_dist!r}")
+    model.to(device); t0 = time.perf_counter()
+    Fj, Fk, grid = teacher_cache(model, loader, cache, device, folder); P = len(Fj)
+    g = torch.Generator().manual_seed(seed); _seed_students(model, g)
+    opt = torch.optim.Adam([*model.s_f.parameters(), *model.s_b.parameters()], lr=lr); losses = []
     it = range(epochs)
     if progress:
         from tqdm.auto import tqdm; it = tqdm(it, desc='FBFT epochs')
     model.s_f.train(); model.s_b.train()
     for _ in it:
-        perm = torch.randperm(len(Fj), generator=g).to(Fj.device); tot = 0.
-        for s in range(0, len(Fj), batch_size):
-            i = perm[s:s + batch_size]; fj, fk = Fj[i], Fk[i]
+        perm = torch.randperm(P, generator=g); tot = 0.
+        for s in range(0, P, batch_size):
+            i = perm[s:s + batch_size].sort().values                      # sorted rows: sequential reads from the cache
+            fj, fk = take_rows(Fj, i, device), take_rows(Fk, i, device)
             loss = patch_distance(model.s_b(fk), fj, train_dist).mean() + patch_distance(model.s_f(fj), fk, train_dist).mean()
             opt.zero_grad(); loss.backward(); opt.step(); tot += loss.item() * len(i)
-        losses.append(tot / len(Fj))
+        losses.append(tot / P)
     model.s_f.eval(); model.s_b.eval()
-    ratio = norm_ratio(model, Fj, Fk)
-    model.resolved_dist = resolve_infer_dist(model.infer_dist, train_dist, ratio)
-    return dict(losses=losses, n_patches=len(Fj), grid=tuple(pairs[0][0].shape[1:3]), train_s=time.perf_counter() - t0,
-                norm_ratio=ratio, infer_dist=model.resolved_dist)
+    return dict(losses=losses, n_patches=P, grid=grid, train_s=time.perf_counter() - t0, cache=cache)
+
+# %% ../nbs/13_fbft.ipynb #df1719db
+@patch(as_prop=True)
+def config(self:FBFT)->dict:
+    "Constructor arguments that rebuild this model (teacher weights aside), as plain values."
+    return dict(backbone=self.teacher.name, layers=list(self.teacher.layers), img_size=self.img_size, hidden=self.s_f[0].out_features,
+                fusion=self.fusion, infer_dist=self.infer_dist, smoothing=self.smoothing, sigma=self.sigma, top_frac=self.top_frac)
+
+@patch
+def save(self:FBFT, path)->Path:
+    "Write S_F, S_B, `config` and the teacher's `weights_id` to `path`; returns the file."
+    sd = {f'{n}.{k}': v for n in ('s_f', 's_b') for k, v in getattr(self, n).state_dict().items()}
+    return save_checkpoint(path, sd, self.config, self.teacher.weights_id)
+
+@patch(cls_method=True)
+def load(cls:FBFT, path,
+         weights=None,          # teacher weights; None: those recorded in the file
+         **kw                   # overrides of the saved config, e.g. infer_dist='cosine'
+        )->FBFT:
+    "An FBFT rebuilt from a `save` file; a `BackboneError` when the teacher differs from the one it was fitted with."
+    sd, config, wid = load_checkpoint(path)
+    m = cls(**{**config, **kw}, weights=weights or weights_arg(wid))
+    check_weights_id(wid, m.teacher.weights_id, path)
+    for n in ('s_f', 's_b'): getattr(m, n).load_state_dict({k[len(n) + 1:]: v for k, v in sd.items() if k.startswith(n + '.')})
+    return m.eval()
 
 # %% ../nbs/13_fbft.ipynb #a9a09386
 def valid_mask(geometries:list, size:int)->torch.Tensor:

@@ -156,20 +156,34 @@ def _grid_aupro(maps, masks, limit, n=200):
         pros.append(np.concatenate(ov).mean())
         fprs.append(sum(int(((a > t) & ~m).sum()) for a, m in zip(maps, masks)) / N)
     fprs, pros = np.array(fprs), np.array(pros)
-    k = fprs <= limit; f, p = fprs[k], pros[k]
-    if len(f) < 2 or f.max() == f.min(): return float('nan')
-    f = (f - f.min()) / (f.max() - f.min()); o = np.argsort(f)
-    return float(np.trapezoid(p[o], f[o]))
+    k = fprs < limit; f, p = fprs[k], pros[k]                      # RD4AD: df[df.fpr < 0.3]
+    if len(f) < 2 or f.max() == 0: return float('nan')
+    return float(np.trapezoid(p[::-1], f[::-1] / f.max()))         # fpr / fpr.max(), area in threshold order
 
-AUPRO_CONVENTIONS = ('official', 'anomalous_only', 'grid200')
+def _l2bt_aupro(maps, masks, limit, n=99):
+    maps, masks = check_maps(maps, masks)
+    normal = np.sort(np.concatenate([a[~m] for a, m in zip(maps, masks)])); N = normal.size
+    pos = np.linspace(0, N - 1, n, dtype=int)                       # L2BT l. 187: n evenly spaced ranks
+    t, fpr = normal[pos], 1 - (pos + 1) / N                         # l. 197: FPR from the rank
+    pro, K = np.zeros(n), 0
+    for a, m in zip(maps, masks):
+        lab, sz = regions(m); K += len(sz)
+        for i in range(len(sz)):
+            s = np.sort(a[lab == i + 1]); pro += 1 - np.searchsorted(s, t, 'right') / s.size   # l. 45: share > t
+    x, y = np.r_[fpr[::-1], 1.], np.r_[pro[::-1] / K, 1.]           # increasing FPR, extra point (1, 1)
+    return area_to(x, y, limit) / limit
+
+AUPRO_CONVENTIONS = ('official', 'anomalous_only', 'grid200', 'l2bt')
 
 def aupro_convention(maps, masks, limit:float=0.3, convention:str='official')->float:
     "AUPRO under a named convention (see `AUPRO_CONVENTIONS`); `official` is `aupro`."
+    if not 0 < limit <= 1: raise MetricError(f"limit must be in (0, 1], got {limit}")
     if convention == 'official': return aupro(maps, masks, limit)
     if convention == 'anomalous_only':
         pairs = [(a, m) for a, m in zip(maps, masks) if np.asarray(m).any()]
         return aupro([p[0] for p in pairs], [p[1] for p in pairs], limit)
     if convention == 'grid200': return _grid_aupro(maps, masks, limit)
+    if convention == 'l2bt': return _l2bt_aupro(maps, masks, limit)
     raise MetricError(f"unknown AUPRO convention {convention!r}; known: {AUPRO_CONVENTIONS}")
 
 # %% ../nbs/02_metrics.ipynb #f973af06
@@ -220,6 +234,7 @@ def gaussian_blur(x:torch.Tensor,  # (H, W) or (B, H, W) map
 def full_resolution(maps, geometries, sigma:float=0.)->list[np.ndarray]:
     "Maps brought to each mask's resolution (padding removed), optionally smoothed there; numpy float32."
     from adnb.datasets import to_original
+    if len(maps) != len(geometries): raise MetricError(f"full_resolution got {len(maps)} maps but {len(geometries)} geometries: one geometry per map")
     out = []
     for m, g in zip(maps, geometries):
         m = torch.as_tensor(m).float(); r = to_original(m, g)
@@ -249,14 +264,14 @@ def peak_memory_mb(device='cpu')->float:
 def evaluate(image_scores,                # one score per test image
              labels,                      # 0/1 per test image
              maps=None,                   # anomaly maps at mask resolution (see `full_resolution`), or None
-             masks=None,                  # binary ground-truth masks, same shapes as maps
+             masks=None,                  # binary ground-truth masks, same shapes as maps; None: image-level data
              limits=(0.3, 0.05),          # AUPRO integration limits
              quartiles:bool=False,        # add FBFT's size-aware quartile AUPRO and rho
              conventions:tuple=()         # extra AUPRO conventions to report, e.g. ('grid200',)
             )->dict:
-    "All metrics of one test set as a flat dict of floats."
+    "All metrics of one test set as a flat dict of floats; pixel metrics only when there are masks."
     out = image_metrics(image_scores, labels)
-    if maps is None: return out
+    if maps is None or masks is None: return out   # image-level labels only: no pixel metric is made up
     maps, masks = check_maps(maps, masks)
     out.update(pixel_metrics(maps, masks))
     for L in limits: out[f'aupro_{L*100:g}'] = aupro(maps, masks, L)

@@ -11,7 +11,8 @@ import time
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .backbones import FeatureExtractor
+from pathlib import Path
+from .backbones import FeatureExtractor, save_checkpoint, load_checkpoint, check_weights_id, weights_arg
 from .metrics import gaussian_blur
 
 # %% auto #0
@@ -49,20 +50,29 @@ class PaDiM(nn.Module):
                  d:int=100,          # channels kept (paper: 100 for R18, 550 for WRN50)
                  eps:float=0.01, sigma:float=4., seed:int=0):
         super().__init__()
+        self.config = dict(backbone=backbone, layers=None if layers is None else list(layers), d=d, eps=eps, sigma=sigma, seed=seed)
+        self.meta = {}   # plain values saved with the model (image size, crop, thresholds); forward never reads them
         self.features = FeatureExtractor(backbone, layers, weights)
         C = sum(self.features.channels.values())
         if d > C: raise ValueError(f"d={d} channels asked for but {backbone} layers {layers} give {C}")
         self.eps, self.sigma = eps, sigma
         self.register_buffer('channels', torch.randperm(C, generator=torch.Generator().manual_seed(seed))[:d].sort().values)
         self.register_buffer('mean', torch.empty(0)); self.register_buffer('inv_cov', torch.empty(0))
-        self.grid = None
+        self.register_buffer('grid', torch.zeros(2, dtype=torch.long))   # (h, w) of the fitted positions
 
     def embed(self, x): return padim_embed(self.features(x))[:, self.channels]
+
+    def check_grid(self, E:torch.Tensor, x:torch.Tensor):
+        "The embedding grid must be the fitted one: one Gaussian per position."
+        h, w = self.grid.tolist()
+        if tuple(E.shape[-2:]) != (h, w):
+            raise ValueError(f"PaDiM was fitted on a {h}x{w} grid of positions but a {x.shape[-2]}x{x.shape[-1]} input gives "
+                             f"{E.shape[-2]}x{E.shape[-1]}: use the same image_size and crop for training and test images")
 
     @torch.no_grad()
     def forward(self, x:torch.Tensor)->dict:
         if self.mean.numel() == 0: raise RuntimeError("PaDiM is not fitted: call fit_padim(model, train_loader) first")
-        E = self.embed(x); ps = mahalanobis(E, self.mean, self.inv_cov)
+        E = self.embed(x); self.check_grid(E, x); ps = mahalanobis(E, self.mean, self.inv_cov)
         m = gaussian_blur(F.interpolate(ps[:, None], size=x.shape[-2:], mode='bilinear', align_corners=False)[:, 0], self.sigma)
         return dict(score=m.flatten(1).max(1).values, map=m, patch_scores=ps)
 
@@ -71,11 +81,34 @@ class PaDiM(nn.Module):
             if prefix + k in sd: setattr(self, k, torch.empty_like(sd[prefix + k]))
         super()._load_from_state_dict(sd, prefix, *a, **kw)
 
+    def save(self, path)->Path:
+        "Write the Gaussians, channel indices and grid with the config, `meta` and the backbone's weights identity."
+        if self.mean.numel() == 0: raise RuntimeError("PaDiM is not fitted: nothing to save")
+        sd = dict(mean=self.mean, inv_cov=self.inv_cov, channels=self.channels, grid=self.grid)
+        return save_checkpoint(path, sd, {**self.config, 'meta': self.meta}, self.features.weights_id)
+
+    @classmethod
+    def load(cls, path, weights=None, **kw)->PaDiM:
+        "Rebuild a saved PaDiM with the weights it was fitted with (`weights=None`); other weights are refused."
+        sd, config, wid = load_checkpoint(path)
+        missing = [k for k in ('mean', 'inv_cov', 'channels', 'grid') if k not in sd]
+        if missing: raise ValueError(f"{path} is not a PaDiM checkpoint: its state lacks {missing} (it holds {sorted(sd)})")
+        meta = config.pop('meta', {})
+        m = cls(**{**config, **kw}, weights=weights or weights_arg(wid))
+        check_weights_id(wid, m.features.weights_id, path)
+        for k in ('mean', 'inv_cov', 'channels', 'grid'): setattr(m, k, sd[k])
+        m.meta = meta; return m
+
 @torch.no_grad()
 def fit_padim(model:PaDiM, loader, device='cpu')->dict:
-    "Fit the per-position Gaussians on the training loader."
+    "Fit the per-position Gaussians on the training loader (all images on one grid: same size and crop)."
     model.to(device).eval(); t0 = time.perf_counter()
-    E = torch.cat([model.embed(b['image'].to(device)).cpu() for b in loader])
-    mu, ic = gaussian_fit(E, model.eps)
+    E = [model.embed(b['image'].to(device)).cpu() for b in loader]
+    sizes = sorted({tuple(e.shape[-2:]) for e in E})
+    if len(sizes) > 1: raise ValueError(f"training batches give grids {sizes}: PaDiM needs one image size (and crop) for all images")
+    E = torch.cat(E); mu, ic = gaussian_fit(E, model.eps)
     model.mean, model.inv_cov = mu.to(device), ic.to(device)
-    return dict(n_images=len(E), positions=mu.shape[0], d=mu.shape[1], fit_s=time.perf_counter() - t0)
+    model.grid = torch.tensor(E.shape[-2:], device=device)
+    ds = getattr(loader, 'dataset', None)                # an ADDataset knows the transform: kept for save/load
+    if hasattr(ds, 'size') and hasattr(ds, 'crop'): model.meta.update(image_size=ds.size, crop=ds.crop)
+    return dict(n_images=len(E), positions=mu.shape[0], d=mu.shape[1], grid=tuple(E.shape[-2:]), fit_s=time.perf_counter() - t0)

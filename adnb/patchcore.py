@@ -56,31 +56,59 @@ def greedy_coreset_naive(Z:torch.Tensor, n:int, start:int=0)->torch.Tensor:
         i = int(d.argmax()); idx.append(i); d = torch.minimum(d, _dist(Z, Z[i]))
     return torch.tensor(idx)
 
-def greedy_coreset(Z:torch.Tensor,     # (N, D) projected features
-                   n:int,              # number of centres
-                   start:int=0,        # first centre
-                   margin:float=1e-3,  # relative slack on the pruning test (float rounding)
-                   progress:bool=False,
-                   dense_below:int=2_000_000 # N·n below which the plain loop is used (cheaper per step)
-                  )->torch.Tensor:
-    "Exact greedy k-centre indices, pruned with the triangle inequality."
-    N = len(Z)
-    if not 0 < n <= N: raise ValueError(f"coreset size must be in 1..{N}, got {n}")
-    if N * n <= dense_below: return greedy_coreset_naive(Z, n, start)   # small inputs: fewer ops per step, same indices
-    d = _dist(Z, Z[start]); assign = torch.zeros(N, dtype=torch.long, device=Z.device)
-    C = torch.empty(n, Z.shape[1], dtype=Z.dtype, device=Z.device); C[0] = Z[start]
-    idx = torch.empty(n, dtype=torch.long); idx[0] = start
+def _bound_coords(Z:torch.Tensor, k:int, chunk:int=16384)->tuple[torch.Tensor, float]:
+    "Rows as (top-k principal coordinates, norm of the rest) about the mean, so ‖W_a − W_b‖ ≤ ‖Z_a − Z_b‖; float64 maths."
+    mu = Z.sum(0, dtype=torch.float64) / len(Z)
+    G = sum((X := Z[s:s+chunk].double() - mu).T @ X for s in range(0, len(Z), chunk))
+    V = torch.linalg.eigh(G)[1][:, -k:]                  # principal axes P
+    W = Z.new_empty(len(Z), k + 1); m2 = 0.
+    for s in range(0, len(Z), chunk):
+        X = Z[s:s+chunk].double() - mu; Y = X @ V; q = (X * X).sum(1); m2 = max(m2, float(q.max()))
+        W[s:s+chunk, :k] = Y; W[s:s+chunk, k] = (q - (Y * Y).sum(1)).clamp_min(0).sqrt()   # |‖P⊥a‖ − ‖P⊥b‖| ≤ ‖P⊥(a − b)‖
+    return W, m2
+
+# %% ../nbs/10_patchcore.ipynb #8f3a9c42
+@torch.no_grad()
+def _greedy_pruned(Z, n, start, margin, bound_dim, progress):
+    "The pruned loop; on CPU the per-step scans run on NumPy views of the torch buffers (torch on GPU)."
+    gpu = Z.is_cuda; a = (lambda t: t) if gpu else (lambda t: t.numpy())
+    nz = (lambda m: m.nonzero().squeeze(1)) if gpu else np.flatnonzero
+    sq = lambda X: (torch if gpu else np).einsum('ij,ij->i', X, X)   # squared row norms
+    W, m2 = _bound_coords(Z, min(bound_dim, Z.shape[1])); Wn = a(W)
+    f, s = (1 + margin)**2, 1e-7 * m2 + 1e-30           # relative and absolute slack on squared bounds (rounding)
+    d_t = _dist(Z, Z[start]).contiguous(); thr_t = 4 * f * d_t * d_t + s    # i can move only if ‖c − C(i)‖² < 4·d_i²
+    asg_t = torch.zeros(len(Z), dtype=torch.long, device=Z.device); Wc_t = W.new_empty(n, W.shape[1])
+    d, thr, asg, Wc = a(d_t), a(thr_t), a(asg_t), a(Wc_t); Wc[0] = Wn[start]; idx = [start]
     it = range(1, n)
     if progress:
         from tqdm.auto import tqdm; it = tqdm(it, desc='coreset', mininterval=1)
     for j in it:
-        i = int(d.argmax()); c = Z[i]; C[j] = c; idx[j] = i
-        cc = _dist(C[:j], c)                                    # new centre to every earlier centre
-        cand = (cc[assign] < 2 * d * (1 + margin)).nonzero().squeeze(1)
-        if len(cand):
-            dn = _dist(Z[cand], c); better = dn < d[cand]
-            ci = cand[better]; d[ci] = dn[better]; assign[ci] = j
-    return idx
+        i = int(d.argmax()); w = Wn[i]; Wc[j] = w; idx.append(i)      # first maximum, as torch.argmax
+        lbc = sq(Wc[:j] - w)                                         # ≤ ‖c − C_a‖² for every earlier centre a
+        cand = nz(lbc[asg] < thr)                                     # triangle inequality
+        dc = d[cand]; cand = cand[sq(Wn[cand] - w) < f * dc * dc + s]   # ≤ ‖z_i − c‖² must be below d_i²
+        ct = cand if gpu else torch.from_numpy(cand)
+        dn = _dist(Z[ct], Z[i]); better = dn < d_t[ct]                # exact, same arithmetic as the naive loop
+        ci, dn = ct[better], dn[better]; d_t[ci] = dn; thr_t[ci] = 4 * f * dn * dn + s; asg_t[ci] = j
+    return torch.tensor(idx)
+
+def greedy_coreset(Z:torch.Tensor,     # (N, D) projected features
+                   n:int,              # number of centres
+                   start:int=0,        # first centre
+                   margin:float=1e-3,  # relative slack on the pruning tests (float rounding)
+                   progress:bool=False,
+                   dense_below:int=2_000_000, # N·n below which the plain loop is used (cheaper per step)
+                   bound_dim:int=16,   # principal coordinates in the lower bound
+                   threads:int|None=1  # torch threads inside the loop (tiny per-step ops; None: leave as is)
+                  )->torch.Tensor:
+    "Exact greedy k-centre indices, pruned with the triangle inequality and a principal-subspace lower bound."
+    N = len(Z)
+    if not 0 < n <= N: raise ValueError(f"coreset size must be in 1..{N}, got {n}")
+    if N * n <= dense_below: return greedy_coreset_naive(Z, n, start)   # small inputs: fewer ops per step, same indices
+    nt = torch.get_num_threads()
+    if threads: torch.set_num_threads(threads)
+    try: return _greedy_pruned(Z, n, start, margin, bound_dim, progress)
+    finally: torch.set_num_threads(nt)
 
 # %% ../nbs/10_patchcore.ipynb #03b13492
 def knn(bank:torch.Tensor, queries:torch.Tensor, k:int=1, use_faiss:bool=True, chunk:int=4096)->tuple[torch.Tensor, torch.Tensor]:

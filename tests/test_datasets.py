@@ -181,3 +181,219 @@ def test_shared_xs_masks_full_resolution():
     assert (len(split(recs, 'train')), len(split(recs, 'test')), sum(r.label for r in recs)) == (5, 10, 5)
     it = ADDataset([r for r in recs if r.label], size=64)[0]
     assert it['mask'].shape == (900, 900) and it['image'].shape == (3, 64, 64)
+
+# --- issue 10: decoding ------------------------------------------------------------------------------------------------
+from PIL import Image
+import warnings
+from conftest import SHARED
+SCREW = SHARED/'screw_256'
+needs_screw = pytest.mark.skipif(not (SCREW/'train'/'good').is_dir(), reason=f'shared screw not found at {SCREW}')
+
+def test_read_image_16bit_gray_scaled_not_white(tmp_path):
+    v = np.array([[0, 1, 128, 129, 257, 1000, 32768, 65535]], np.uint16)
+    Image.fromarray(v).save(tmp_path/'g.png'); assert Image.open(tmp_path/'g.png').mode == 'I;16'
+    a = read_image(tmp_path/'g.png')
+    assert a.dtype == np.uint8 and a.shape == (1, 8, 3) and (a[..., 0] == a[..., 2]).all()
+    assert a[0, :, 0].tolist() == [0, 0, 0, 1, 1, 4, 128, 255]          # round(v*255/65535)
+    Image.fromarray((np.arange(256)*257).astype(np.uint16)[None]).save(tmp_path/'ramp.png')
+    assert read_image(tmp_path/'ramp.png')[0, :, 1].tolist() == list(range(256))   # 8 -> 16 -> 8 bit is exact
+
+def test_read_image_mode_I_and_big_endian(tmp_path):
+    v = np.array([[0, 257, 65535]])
+    Image.fromarray(v.astype(np.int32)).save(tmp_path/'i.tif'); assert Image.open(tmp_path/'i.tif').mode == 'I'
+    Image.fromarray(v.astype('>u2')).save(tmp_path/'b.tif'); assert Image.open(tmp_path/'b.tif').mode == 'I;16B'
+    for f in ('i.tif', 'b.tif'): assert read_image(tmp_path/f)[0, :, 0].tolist() == [0, 1, 255]
+    Image.fromarray(np.array([[70000]], np.int32)).save(tmp_path/'o.tif')
+    with pytest.raises(DatasetError, match=r'o.tif has integer pixels outside 0..65535'): read_image(tmp_path/'o.tif')
+    Image.fromarray(np.array([[0.5]], np.float32)).save(tmp_path/'f.tif')
+    with pytest.raises(DatasetError, match=r"f.tif has float pixels \(PIL mode 'F'\)"): read_image(tmp_path/'f.tif')
+
+def test_read_image_8bit_rgb_rgba_la(tmp_path):
+    Image.fromarray(np.array([[3, 250]], np.uint8)).save(tmp_path/'l.png')
+    assert read_image(tmp_path/'l.png').tolist() == [[[3, 3, 3], [250, 250, 250]]]
+    rgb = np.array([[[1, 2, 3], [250, 128, 0]]], np.uint8); Image.fromarray(rgb).save(tmp_path/'rgb.png')
+    assert (read_image(tmp_path/'rgb.png') == rgb).all()
+    Image.fromarray(np.array([[[1, 2, 3, 0], [250, 128, 0, 128]]], np.uint8), 'RGBA').save(tmp_path/'a.png')
+    assert (read_image(tmp_path/'a.png') == rgb).all()                  # alpha dropped, colour under it kept
+    Image.fromarray(np.array([[[9, 0], [99, 255]]], np.uint8), 'LA').save(tmp_path/'la.png')
+    assert read_image(tmp_path/'la.png').tolist() == [[[9]*3, [99]*3]]
+    Image.fromarray(np.array([[True, False]])).save(tmp_path/'b1.png'); assert Image.open(tmp_path/'b1.png').mode == '1'
+    assert read_image(tmp_path/'b1.png')[0, :, 0].tolist() == [255, 0]
+
+def test_read_image_palette_with_transparency(tmp_path):
+    p = Image.new('P', (3, 1)); p.putpalette([0, 0, 0, 10, 20, 30, 200, 100, 50])
+    for i in range(3): p.putpixel((i, 0), i)
+    p.save(tmp_path/'p.png', transparency=1); assert Image.open(tmp_path/'p.png').info['transparency'] == 1
+    with warnings.catch_warnings(): warnings.simplefilter('error'); a = read_image(tmp_path/'p.png')
+    assert a.tolist() == [[[0, 0, 0], [10, 20, 30], [200, 100, 50]]]
+
+@pytest.mark.parametrize('data', [b'garbage', b'\x89PNG\r\n\x1a\n' + b'\0'*30, 'truncated'])
+def test_read_image_corrupt_names_file(tmp_path, data):
+    f = tmp_path/'bad.png'
+    if data == 'truncated':
+        Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(f); data = f.read_bytes()[:-200]
+    f.write_bytes(data)
+    with pytest.raises(DatasetError, match=f'cannot read image {f}'): read_image(f)
+
+# --- issue 10: masks ---------------------------------------------------------------------------------------------------
+def test_mask_nonzero_is_defect(tmp_path):
+    Image.fromarray(np.array([[0, 1, 127, 128, 255]], np.uint8)).save(tmp_path/'m.png')
+    assert read_mask_file(tmp_path/'m.png').tolist() == [[0, 1, 1, 1, 1]]          # was > 127: [0, 0, 0, 1, 1]
+    Image.fromarray(np.array([[0, 1, 300, 65535]], np.uint16)).save(tmp_path/'m16.png')
+    assert read_mask_file(tmp_path/'m16.png').tolist() == [[0, 1, 1, 1]]
+    p = Image.new('P', (3, 1)); p.putpalette([0, 0, 0, 1, 0, 0, 0, 0, 255])
+    for i in range(3): p.putpixel((i, 0), i)
+    p.save(tmp_path/'mp.png'); assert read_mask_file(tmp_path/'mp.png').tolist() == [[0, 1, 1]]
+    Image.fromarray(np.array([[[0, 0, 0], [0, 0, 1]]], np.uint8)).save(tmp_path/'mrgb.png')
+    assert read_mask_file(tmp_path/'mrgb.png').tolist() == [[0, 1]]
+    (tmp_path/'x.png').write_bytes(b'x')
+    with pytest.raises(DatasetError, match=f'cannot read mask {tmp_path}/x.png'): read_mask_file(tmp_path/'x.png')
+
+def test_check_records_empty_mask_warns_by_name(tmp_path):
+    r = write_layout_fixture(tmp_path, 'mvtec_ad'); _write_png(r/'toy/ground_truth/crack/000_mask.png', np.zeros((16, 16), np.uint8))
+    with pytest.warns(UserWarning, match=r'1 anomalous image\(s\) have an empty mask .*crack/000.png'):
+        c = check_records(mvtec_records(r, 'toy'))
+    assert (c['n_masks'], c['n_empty_masks']) == (2, 1)
+
+def test_check_records_all_masks_empty_is_error(tmp_path):
+    r = write_layout_fixture(tmp_path, 'mvtec_ad')
+    for i in range(2): _write_png(r/f'toy/ground_truth/crack/{i:03d}_mask.png', np.zeros((16, 16), np.uint8))
+    with pytest.raises(DatasetError, match=r'every mask of the test split is empty \(no pixel != 0\), 2 masks'): check_records(mvtec_records(r, 'toy'))
+
+# --- issue 10: protocols, folders, duplicates ---------------------------------------------------------------------------
+def test_supervised_negative_n(tmp_path):
+    recs = mvtec_records(write_layout_fixture(tmp_path, 'mvtec_ad'), 'toy')
+    with pytest.raises(DatasetError, match=r'n=-1 anomalies asked for but the test split has 2 \(n must be in 0..2\)'): supervised_split(recs, -1)
+    with pytest.raises(DatasetError, match=r'n=3 anomalies asked for but the test split has 2'): supervised_split(recs, 3)
+    assert sum(r.label for r in supervised_split(recs, 0)[0]) == 0
+
+def test_folder_mistyped_and_empty_abnormal_dir(tmp_path):
+    r = write_layout_fixture(tmp_path, 'folder')
+    with pytest.raises(DatasetNotFound, match=f"abnormal_dir {r}/abnormall does not exist"): folder_records(r/'normal', r/'abnormall', n_test_normal=1)
+    (r/'empty').mkdir()
+    with pytest.raises(DatasetError, match=f'abnormal_dir {r}/empty holds no images'): folder_records(r/'normal', r/'empty', n_test_normal=1)
+    with pytest.raises(DatasetNotFound, match=f"mask_dir {r}/mask does not exist"): folder_records(r/'normal', r/'abnormal', r/'mask', n_test_normal=1)
+
+@pytest.mark.parametrize('other', ['000.PNG', '000.jpg'])
+def test_duplicate_stem_names_both_files(tmp_path, other):
+    r = write_layout_fixture(tmp_path, 'mvtec_ad'); _write_png(r/'toy/test/crack'/other, np.zeros((16, 16, 3), np.uint8))
+    with pytest.raises(DatasetError, match=rf"two images with stem '000' in {r}/toy/test/crack: .*000\.(png|PNG|jpg) and .*000\.(png|PNG|jpg)"):
+        mvtec_records(r, 'toy')
+
+def test_duplicate_mask_stems(tmp_path):
+    r = write_layout_fixture(tmp_path, 'folder'); _write_png(r/'masks/0.png', np.zeros((16, 16), np.uint8))
+    with pytest.raises(DatasetError, match="two masks for image stem '0' in .*masks: 0.png and 0_mask.png"):
+        folder_records(r/'normal', r/'abnormal', r/'masks', n_test_normal=1)
+
+def test_test_image_copied_into_train_warns(tmp_path):
+    import shutil
+    r = write_layout_fixture(tmp_path, 'mvtec_ad'); shutil.copy(r/'toy/test/crack/001.png', r/'toy/train/good/009.png')
+    recs = mvtec_records(r, 'toy')
+    assert [(Path(a.image).name, Path(b.image).name) for a, b in find_duplicates(recs)] == [('009.png', '001.png')]
+    with pytest.warns(UserWarning, match=r'1 pair\(s\) of byte-identical .*train/good/009.png \(train, label 0\) == .*test/crack/001.png \(test, label 1\)'):
+        assert len(check_records(recs)['duplicates']) == 1
+
+def test_find_duplicates_hashes_only_equal_sizes(tmp_path, monkeypatch):
+    import adnb.datasets as D
+    r = write_layout_fixture(tmp_path, 'mvtec_ad'); _write_png(r/'toy/train/good/005.png', np.zeros((5, 5, 3), np.uint8))
+    sizes = {}
+    for x in mvtec_records(r, 'toy'): sizes.setdefault(Path(x.image).stat().st_size, []).append(x)
+    hashed = []; monkeypatch.setattr(D, '_digest', lambda f: hashed.append(f) or str(f))
+    assert D.find_duplicates(mvtec_records(r, 'toy')) == []
+    assert str(r/'toy/train/good/005.png') not in hashed                    # a unique size is never read
+
+def test_check_records_corrupt_test_image_names_it(tmp_path):
+    r = write_layout_fixture(tmp_path, 'mvtec_ad'); (r/'toy/test/crack/001.png').write_bytes(b'garbage')
+    (r/'toy/ground_truth/crack/000_mask.png').write_bytes(b'garbage')
+    with pytest.raises(DatasetError, match=r"2 bad file\(s\):\n  cannot read mask .*000_mask.png.*\n  cannot read image .*crack/001.png"):
+        check_records(mvtec_records(r, 'toy'))
+    recs = mvtec_records(r, 'toy')
+    with pytest.raises(DatasetError, match=r'1 bad file\(s\) \(scan stopped after 1\)'): check_records(recs, max_errors=1)
+
+def test_check_records_counts_and_train_flag(tmp_path):
+    r = write_layout_fixture(tmp_path, 'btad'); recs = btad_records(r, '01')
+    c = check_records(recs)
+    assert {k: c[k] for k in ('n_train', 'n_test_normal', 'n_test_anomalous', 'n_masks', 'n_empty_masks', 'defects', 'has_masks', 'duplicates')} == \
+        dict(n_train=2, n_test_normal=1, n_test_anomalous=2, n_masks=2, n_empty_masks=0, defects={'ko': 2}, has_masks=True, duplicates=[])
+    (r/'01/train/ok/0000.bmp').write_bytes(b'x')
+    check_records(btad_records(r, '01'))                                      # train not decoded by default
+    with pytest.raises(DatasetError, match='cannot read image .*train/ok/0000.bmp'): check_records(btad_records(r, '01'), train=True)
+
+def test_check_records_needs_both_labels(tmp_path):
+    recs = [x for x in mvtec_records(write_layout_fixture(tmp_path, 'mvtec_ad'), 'toy') if not (x.split == 'test' and x.label == 0)]
+    with pytest.raises(DatasetError, match='the test split needs normal and anomalous images: it has 0 normal, 2 anomalous'): check_records(recs)
+
+# --- issue 10: your own data -------------------------------------------------------------------------------------------
+def _own(tmp_path, mirrored=True, masks=True):
+    for i in range(3): _write_png(tmp_path/f'good/{i}.png', np.full((8, 8, 3), i, np.uint8))
+    for i in range(2): _write_png(tmp_path/f'good_test/{i}.png', np.full((8, 8, 3), 50 + i, np.uint8))
+    for j, t in enumerate(('dent', 'hole')):
+        _write_png(tmp_path/f'bad/{t}/{j}.png', np.full((8, 8, 3), 100 + j, np.uint8))
+        m = np.zeros((8, 8), np.uint8); m[:j+1] = 255
+        if masks: _write_png(tmp_path/(f'gt/{t}/{j}_mask.png' if mirrored else f'gt/{j}.png'), m)
+    return tmp_path
+
+@pytest.mark.parametrize('mirrored', [True, False])
+def test_load_records_folder_with_subfolders_and_masks(tmp_path, mirrored):
+    root = _own(tmp_path, mirrored)
+    recs = load_records('folder', 'widget', root, normal_dir='good', test_normal_dir='good_test', abnormal_dir='bad', mask_dir='gt')
+    assert [(r.split, r.label, r.defect) for r in recs] == [('train', 0, 'good')]*3 + [('test', 0, 'good')]*2 + [('test', 1, 'dent'), ('test', 1, 'hole')]
+    assert {r.category for r in recs} == {'widget'} and has_masks(recs)
+    hole = recs[-1]; assert read_mask(hole, (8, 8)).sum() == 16                # the 2-row mask of hole/1.png
+    c = check_records(recs); assert (c['n_test_normal'], c['defects']) == (2, {'dent': 1, 'hole': 1})
+
+def test_folder_without_masks(tmp_path):
+    root = _own(tmp_path, masks=False)
+    recs = load_records('folder', 'widget', root, normal_dir='good', abnormal_dir='bad', n_test_normal=1)
+    assert not has_masks(recs) and not any(r.masks for r in recs) and len(split(recs, 'train')) == 2
+    assert check_records(recs)['has_masks'] is False
+
+def test_folder_flat_abnormal_and_refusals(tmp_path):
+    r = write_layout_fixture(tmp_path, 'folder')
+    recs = folder_records(r/'normal', r/'abnormal', r/'masks', n_test_normal=1)
+    assert {x.defect for x in recs if x.label} == {'anomaly'} and has_masks(recs)
+    with pytest.raises(DatasetError, match=r'no normal test images: pass test_normal_dir=<good test images> or n_test_normal=k'):
+        folder_records(r/'normal', r/'abnormal')
+    with pytest.raises(DatasetError, match='pass either test_normal_dir .* or n_test_normal \\(1\\), not both'):
+        folder_records(r/'normal', r/'abnormal', test_normal_dir=r/'normal', n_test_normal=1)
+    _write_png(r/'abnormal/sub/0.png', np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(DatasetError, match=r"holds both images and defect subfolders \['sub'\]"): folder_records(r/'normal', r/'abnormal', n_test_normal=1)
+
+def test_folder_flat_masks_shared_by_two_types(tmp_path):
+    root = _own(tmp_path, mirrored=False); _write_png(root/'bad/hole/0.png', np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(DatasetError, match=r'mask .*gt/0.png matches two images, .*dent/0.png and .*hole/0.png'):
+        load_records('folder', 'w', root, normal_dir='good', test_normal_dir='good_test', abnormal_dir='bad', mask_dir='gt')
+
+def test_folder_root_mvtec_like(tmp_path):
+    r = write_layout_fixture(tmp_path, 'mvtec_ad')
+    recs = load_records('folder', 'toy', r)                                  # root/<category>/train/good, ground_truth used
+    assert has_masks(recs) and [x.label for x in recs] == [0, 0, 0, 1, 1]
+    import shutil; shutil.rmtree(r/'toy/ground_truth')
+    recs = load_records('folder', 'anything', r/'toy')                       # root itself is the MVTec-like folder
+    assert not has_masks(recs) and {x.category for x in recs} == {'anything'}
+    with pytest.raises(DatasetNotFound, match=f'folder dataset root {tmp_path} has no train/good'): load_records('folder', 'nope', tmp_path)
+    with pytest.raises(DatasetNotFound, match=r"settings.ini \[data\] folder"): load_records('folder', 'x')
+
+def test_has_masks_mixed_is_error(tmp_path):
+    recs = mvtec_records(write_layout_fixture(tmp_path, 'mvtec_ad'), 'toy')
+    i = next(i for i, x in enumerate(recs) if x.label); recs[i] = Record(recs[i].image, 'toy', 'test', 1, 'crack')
+    with pytest.raises(DatasetError, match='1 of 2 anomalous test images have no mask'): has_masks(recs)
+
+@needs_screw
+def test_shared_screw_as_folder():
+    recs = load_records('folder', 'screw', SCREW)
+    assert (len(split(recs, 'train')), sum(1 for r in recs if r.split == 'test' and not r.label), sum(r.label for r in recs)) == (320, 41, 119)
+    assert {r.defect for r in recs if r.label} == {'defective'} and not has_masks(recs)
+    assert all(Path(r.image).parent.name == ('defective' if r.label else 'good') for r in recs)
+    a = read_image(recs[0].image); assert a.flags.writeable and a.shape == (256, 256, 3) and a.dtype == np.uint8 and (a[..., 0] == a[..., 1]).all()
+
+@needs_bottle
+def test_shared_bottle_check_records():
+    c = check_records(mvtec_records(MVTEC_256, 'bottle'))
+    assert (c['n_train'], c['n_test_normal'], c['n_test_anomalous'], c['n_masks'], c['n_empty_masks'], c['duplicates']) == (209, 20, 63, 63, 0, [])
+    assert c['defects'] == dict(broken_large=20, broken_small=22, contamination=21) and c['has_masks']
+
+@pytest.mark.parametrize('layout,cat', LAYOUTS)
+def test_check_records_every_layout(tmp_path, layout, cat):
+    c = check_records(load_records(layout, cat, write_layout_fixture(tmp_path, layout)))
+    assert (c['n_train'], c['n_test_normal'], c['n_test_anomalous'], c['n_masks'], c['n_empty_masks']) == (2, 1, 2, 2, 0) and c['has_masks']

@@ -65,13 +65,58 @@ def test_image_metrics_match_sklearn():
     im = image_metrics(s, y)
     assert abs(im['image_auroc'] - roc_auc_score(y, s)) < 1e-9 and abs(im['image_ap'] - average_precision_score(y, s)) < 1e-9
 
-def test_conventions_differ_and_anomalous_only_drops_good_images():
-    maps, masks = random_case(1)
-    vals = {c: aupro_convention(maps, masks, .3, c) for c in AUPRO_CONVENTIONS}
-    with_anom = [(a, m) for a, m in zip(maps, masks) if m.any()]
-    assert vals['anomalous_only'] == aupro([a for a, _ in with_anom], [m for _, m in with_anom], .3)
-    assert vals['official'] != vals['grid200']
+def hand_pair():
+    "Anomalous image: region scores 3, 1, normal 2, 0; good image: normal 3.5, -1."
+    return [np.array([[3., 1., 2., 0.]]), np.array([[3.5, -1.]])], [np.array([[1, 1, 0, 0]]), np.zeros((1, 2), np.uint8)]
+
+def test_conventions_hand_values():
+    maps, masks = hand_pair()
+    # official: 3.5 is a false positive before 3 is found: (0,0)-(.25,0)-(.25,.5)-(.5,.5)-(.5,1)-(1,1) -> 1/8 + 1/2
+    assert aupro_convention(maps, masks, 1., 'official') == pytest.approx(0.625, abs=1e-12)
+    assert aupro_convention(maps, masks, 1., 'anomalous_only') == pytest.approx(0.75, abs=1e-12)   # good image dropped
+    # l2bt: thresholds at normal ranks -1, 0, 2, 3.5 -> FPR .75, .5, .25, 0 and PRO (> t) 1, 1, .5, 0:
+    # trapezoids .25*.25 + .25*.75 + .5*1
+    assert aupro_convention(maps, masks, 1., 'l2bt') == pytest.approx(0.75, abs=1e-12)
+    # grid200 on the anomalous image: FPR .5 -> 1 after /max, PRO .5 on the last segment in threshold order
+    assert aupro_convention(maps[:1], masks[:1], 1., 'grid200') == pytest.approx(0.5, abs=1e-12)
     with pytest.raises(MetricError, match="unknown AUPRO convention 'x'"): aupro_convention(maps, masks, .3, 'x')
+    with pytest.raises(MetricError, match='limit must be in'): aupro_convention(maps, masks, 0., 'l2bt')
+
+def test_l2bt_jump_and_ties():
+    # 99 normal scores 0..98 (all ranks sampled) and a region scored 1000, 90.5
+    a = np.r_[np.arange(99.), 1000., 90.5][None]; m = np.r_[np.zeros(99), 1, 1][None].astype(np.uint8)
+    assert aupro_convention([a], [m], .3, 'official') == pytest.approx(1 - 4/29.7, abs=1e-12)   # vertical jump at 8/99
+    assert aupro_convention([a], [m], .3, 'l2bt') == pytest.approx(1 - 3.75/29.7, abs=1e-12)    # trapezoid 7/99 -> 8/99
+    z = np.zeros((1, 101))
+    assert aupro_convention([z], [m], 1., 'official') == pytest.approx(0.5, abs=1e-12)          # ties: diagonal
+    assert aupro_convention([z], [m], 1., 'l2bt') == pytest.approx(1/198, abs=1e-12)            # ties: misses until (1, 1)
+
+def reference_l2bt(maps, masks, limit, n=99):
+    "L2BT's recipe written plainly: per sampled rank, FPR from the rank, PRO as the mean share of region pixels > t."
+    normal = np.sort(np.concatenate([a[m == 0] for a, m in zip(maps, masks)]))
+    regs = []
+    for a, m in zip(maps, masks):
+        lab, k = ndimage.label(m, structure=np.ones((3, 3)))
+        regs += [a[lab == i] for i in range(1, k + 1)]
+    pts = [(1.0, 1.0)]
+    for p in np.linspace(0, len(normal) - 1, n).astype(int):
+        pts.append((1 - (p + 1) / len(normal), np.mean([(r > normal[p]).mean() for r in regs])))
+    x, y = np.array(pts[::-1]).T
+    return reference_area(x, y, limit) / limit
+
+def reference_area(x, y, limit):
+    area = 0.0
+    for x0, y0, x1, y1 in zip(x[:-1], y[:-1], x[1:], y[1:]):
+        if x0 >= limit: break
+        if x1 > limit: y1, x1 = y0 + (y1 - y0) * (limit - x0) / (x1 - x0), limit
+        area += (x1 - x0) * (y0 + y1) / 2
+    return area
+
+@pytest.mark.parametrize('seed,ties', [(0, False), (2, True)])
+@pytest.mark.parametrize('limit', [0.3, 0.05])
+def test_l2bt_matches_plain_recipe(seed, ties, limit):
+    maps, masks = random_case(seed, ties=ties)
+    assert aupro_convention(maps, masks, limit, 'l2bt') == pytest.approx(reference_l2bt(maps, masks, limit), abs=1e-9)
 
 def test_quartiles_known_answer():
     # regions of sizes 1, 4, 9, 16 (one per image); a detector that finds only regions larger than 2 pixels
@@ -117,8 +162,18 @@ def test_full_resolution_and_blur():
     x = torch.rand(2, 20, 20)
     assert torch.allclose(gaussian_blur(x, 1.5)[1], torch.from_numpy(ndimage.gaussian_filter(x[1].numpy(), 1.5, mode='mirror')), atol=1e-5)
 
-def test_evaluate_keys():
-    maps, masks = random_case(0)
-    r = evaluate([a.max() for a in maps], [int(m.any()) for m in masks], maps, masks, quartiles=True, conventions=('grid200',))
-    for k in ('image_auroc', 'pixel_auroc', 'pixel_ap', 'aupro_30', 'aupro_5', 'aupro_30_grid200', 'aupro_5_q1', 'rho_30', 'rho_5'):
-        assert k in r and np.isfinite(r[k])
+def test_evaluate_hand_values():
+    maps, masks = hand_pair()
+    r = evaluate([3., 3.5], [1, 0], maps, masks, limits=(1.0,), quartiles=True, conventions=('anomalous_only', 'l2bt'))
+    assert r['image_auroc'] == 0.0                                   # the good image scores higher
+    assert r['pixel_auroc'] == pytest.approx(5/8)                     # 3 beats 3 normal pixels, 1 beats 2, of 2*4 pairs
+    assert r['aupro_100'] == pytest.approx(0.625) and r['aupro_100_anomalous_only'] == pytest.approx(0.75)
+    assert r['aupro_100_l2bt'] == pytest.approx(0.75)
+    # one region: every quartile holds it, so Q1..Q4 = official and rho = mean * (1 - 0)
+    assert [r[f'aupro_100_q{i}'] for i in range(1, 5)] == pytest.approx([0.625] * 4) and r['rho_100'] == pytest.approx(0.625)
+
+def test_full_resolution_length_mismatch():
+    from adnb.datasets import Geometry
+    g = Geometry((30, 60))
+    assert [a.shape for a in full_resolution(torch.zeros(2, 8, 8), [g, g])] == [(30, 60)] * 2
+    with pytest.raises(MetricError, match='2 maps but 1 geometries'): full_resolution(torch.zeros(2, 8, 8), [g])

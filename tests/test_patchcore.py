@@ -11,6 +11,21 @@ def test_coreset_matches_naive(seed):
     Z = torch.cat([torch.randn(300, 6, generator=g, dtype=torch.float64) + 5*torch.randn(1, 6, generator=g, dtype=torch.float64) for _ in range(5)])
     assert torch.equal(greedy_coreset(Z, 150, start=seed), greedy_coreset_naive(Z, 150, start=seed))
 
+def test_coreset_pruned_matches_naive_clustered(monkeypatch):
+    "40 clusters x 600 points in 16-d, float32, 300 centres: N*n is above `dense_below`, so the pruned loop runs."
+    g = torch.Generator().manual_seed(3)
+    Z = (torch.randn(40, 16, generator=g) * 4).repeat_interleave(600, 0) + torch.randn(24000, 16, generator=g) * torch.rand(24000, 1, generator=g)
+    ref = greedy_coreset_naive(Z, 300, start=7)
+    import adnb.patchcore as pcm
+    monkeypatch.setattr(pcm, 'greedy_coreset_naive', lambda *a: pytest.fail('dense fallback used'))
+    assert len(Z) * 300 > 2_000_000 and torch.equal(greedy_coreset(Z, 300, start=7), ref)
+
+def test_coreset_ties_pick_first_index():
+    "Every point twice: all distances tie in pairs; like argmax, the loop must take the first copy, never the second."
+    X = torch.randn(3000, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64); Z = torch.cat([X, X])
+    idx = greedy_coreset(Z, 300, start=0, dense_below=0)
+    assert torch.equal(idx, greedy_coreset_naive(Z, 300, start=0)) and (idx < 3000).all()
+
 def test_coreset_hand_case():
     Z = torch.tensor([[0.], [1.], [10.], [4.]])
     assert greedy_coreset(Z, 3, start=0).tolist() == [0, 2, 3]     # farthest from 0 is 10, then 4 (|4-0|=4 > |1-0|)

@@ -1,0 +1,42 @@
+"""Real-data report size (run under the heavy lock): `python benchmarks/report_size.py bottle|screw [OUT_DIR]`.
+
+ PatchCore (Lite0 blocks 2+4, 256 px) on bottle (and screw, image labels only) -> report_sections -> HTML."""
+import sys, json, time, os
+from pathlib import Path
+import nbformat
+from nbformat.v4 import new_notebook, new_code_cell
+from nbclient import NotebookClient
+from adnb.viz import export_html
+DATA = str(Path(__file__).resolve().parents[2]/'shared'/'data')   # shared real data beside the repo
+cat = sys.argv[1]; out = Path(sys.argv[2] if len(sys.argv) > 2 else '/tmp/adnb_report_size')/cat; out.mkdir(parents=True, exist_ok=True)
+CODE = f"""
+from pathlib import Path
+from adnb.datasets import mvtec_records, split, make_loader, Record
+from adnb.patchcore import PatchCore, fit_patchcore
+from adnb.scoring import score_split
+from adnb.metrics import evaluate
+from adnb.viz import report_sections
+cat = {cat!r}
+if cat == 'bottle': recs = mvtec_records('{DATA}/mvtec_ad_256', 'bottle')
+else:
+    R = Path('{DATA}/screw_256')
+    recs = ([Record(str(p), 'screw', 'train', 0) for p in sorted((R/'train/good').glob('*.png'))] +
+            [Record(str(p), 'screw', 'test', 0) for p in sorted((R/'test/good').glob('*.png'))] +
+            [Record(str(p), 'screw', 'test', 1, 'defective') for p in sorted((R/'test/defective').glob('*.png'))])
+pc = PatchCore('efficientnet_lite0', ['blocks.2', 'blocks.4'], coreset_ratio=.1, num_neighbors=9, sigma=4.)
+fit = fit_patchcore(pc, make_loader(split(recs, 'train'), 256, batch_size=16), progress=False)
+res = score_split(pc, split(recs, 'test'), 256, embeddings=True, progress=False)
+row = dict(category=cat, **evaluate(res['scores'], res['labels'], *((res['maps'], res['masks']) if res['masks'] is not None else ())), fit_s=fit['fit_s'], **res['timings'])
+print(row)
+report_sections(res, [row], 'PatchCore', 'efficientnet_lite0', 256)
+"""
+nb = new_notebook(cells=[new_code_cell(CODE)])
+t0 = time.time(); NotebookClient(nb, timeout=3000, kernel_name='python3').execute(); t1 = time.time()
+nbformat.write(nb, out/'report.ipynb'); h = export_html(out/'report.ipynb')
+sizes = {}
+for o in nb.cells[0].outputs:
+    for k, v in o.get('data', {}).items():
+        if k == 'text/html' and len(v) > 1000: sizes.setdefault('html_outputs', []).append(len(v))
+rec = dict(category=cat, run_s=round(t1 - t0, 1), ipynb_bytes=(out/'report.ipynb').stat().st_size, html_bytes=h.stat().st_size,
+           html_outputs_bytes=sizes.get('html_outputs'), stdout=[o.get('text', '')[:2000] for o in nb.cells[0].outputs if o.output_type == 'stream'])
+print(json.dumps(rec, indent=1)); json.dump(rec, open(out/'size.json', 'w'), indent=1)
