@@ -111,13 +111,16 @@ class FBFT(nn.Module):
         return patch_distance(fj, self.s_b(fk), kind), patch_distance(fk, self.s_f(fj), kind)
 
     @torch.no_grad()
-    def forward(self, x:torch.Tensor, valid:torch.Tensor|None=None)->dict:
+    def forward(self, x:torch.Tensor, valid:torch.Tensor|None=None,
+                return_embeddings:bool=False)->dict:   # also the teacher's patch features [f_j, f_k] (B, h, w, D_j + D_k)
         fj, fk = self.pair(x)
         dj, dk = self.transfer_errors(fj, fk)
         d = fuse(dj, dk, self.fusion)                                              # eq. 4
         m = F.interpolate(d[:, None], size=x.shape[-2:], mode='bilinear', align_corners=False)[:, 0]
         m = smooth(m, self.smoothing, self.sigma)
-        return dict(score=top_mean(m, self.top_frac, valid), map=m, delta_j=dj, delta_k=dk)
+        out = dict(score=top_mean(m, self.top_frac, valid), map=m, delta_j=dj, delta_k=dk)
+        if return_embeddings: out['embeddings'] = torch.cat([fj, fk], -1)
+        return out
 
 # %% ../nbs/13_fbft.ipynb #c0a1e001
 CACHES = ('cpu', 'disk', 'device')

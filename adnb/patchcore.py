@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .backbones import FeatureExtractor
+from pathlib import Path
+from .backbones import FeatureExtractor, save_checkpoint, load_checkpoint, check_weights_id, weights_arg
 from .metrics import gaussian_blur
 
 # %% auto #0
@@ -144,8 +145,12 @@ class PatchCore(nn.Module):
                  sigma:float=4.,             # Gaussian smoothing of the map
                  seed:int=0, use_faiss:bool=True):
         super().__init__()
-        self.config = dict(backbone=backbone, layers=layers, patch_size=patch_size, pre_dim=pre_dim, target_dim=target_dim,
-                           coreset_ratio=coreset_ratio, proj_dim=proj_dim, num_neighbors=num_neighbors, sigma=sigma, seed=seed)
+        if isinstance(coreset_ratio, bool) or not isinstance(coreset_ratio, (int, float)) or not 0 < coreset_ratio <= 1:
+            raise ValueError(f"coreset_ratio must be in (0, 1] (the share of training patches kept in the memory bank), got {coreset_ratio!r}")
+        self.config = dict(backbone=backbone, layers=None if layers is None else list(layers), patch_size=patch_size, pre_dim=pre_dim,
+                           target_dim=target_dim, coreset_ratio=coreset_ratio, proj_dim=proj_dim, num_neighbors=num_neighbors,
+                           sigma=sigma, seed=seed, use_faiss=use_faiss)
+        self.meta = {}   # plain values saved with the model (image size, crop, thresholds); forward never reads them
         self.features = FeatureExtractor(backbone, layers, weights)
         self.patch_size, self.pre_dim, self.target_dim = patch_size, pre_dim, target_dim
         self.coreset_ratio, self.proj_dim, self.num_neighbors, self.sigma = coreset_ratio, proj_dim, num_neighbors, sigma
@@ -189,15 +194,20 @@ class PatchCore(nn.Module):
         if k in sd: self.memory_bank = torch.empty_like(sd[k], device=self.memory_bank.device)
         super()._load_from_state_dict(sd, prefix, *args, **kw)
 
-    def save(self, path):
-        "Save config and memory bank (not the backbone weights, which are resolved again on load)."
-        torch.save(dict(config=self.config, memory_bank=self.memory_bank.cpu()), path)
+    def save(self, path)->Path:
+        "Write the memory bank with the config, `meta` and the backbone's weights identity (not the backbone weights)."
+        if self.memory_bank.numel() == 0: raise RuntimeError("PatchCore memory bank is empty: nothing to save")
+        return save_checkpoint(path, {'memory_bank': self.memory_bank}, {**self.config, 'meta': self.meta}, self.features.weights_id)
 
     @classmethod
-    def load(cls, path, weights='auto', **kw):
-        "Rebuild a saved PatchCore."
-        ck = torch.load(path, map_location='cpu', weights_only=True)
-        m = cls(**{**ck['config'], **kw}, weights=weights); m.memory_bank = ck['memory_bank']; return m
+    def load(cls, path, weights=None, **kw)->PatchCore:
+        "Rebuild a saved PatchCore with the weights it was fitted with (`weights=None`); other weights are refused."
+        sd, config, wid = load_checkpoint(path)
+        if 'memory_bank' not in sd: raise ValueError(f"{path} is not a PatchCore checkpoint: its state holds {sorted(sd)}, no memory_bank")
+        meta = config.pop('meta', {})
+        m = cls(**{**config, **kw}, weights=weights or weights_arg(wid))
+        check_weights_id(wid, m.features.weights_id, path)
+        m.memory_bank = sd['memory_bank']; m.meta = meta; return m
 
 # %% ../nbs/10_patchcore.ipynb #51c0846e
 @torch.no_grad()

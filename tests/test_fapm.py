@@ -135,6 +135,8 @@ def test_table2_experiment_tiny(tmp_path):
     assert all(0 <= x['pixel_auroc'] <= 1 and 0 <= x['aupro_30'] <= 1 for x in t.values())   # embedded data has masks
     assert t['A']['image_auroc_alt'] is None and 0 <= t['E']['image_auroc_alt'] <= 1
     assert [x['row'] for x in r['table']] == ['A', 'E', 'E-uniform']
+    nb = (out/'fapm.ipynb').read_text()                                # the standard report sections, for row E
+    assert all(h in nb for h in ('<h3>Metrics</h3>', '<h3>Gallery: ', '<h3>Score distributions</h3>', '<h3>Threshold explorer')) and 'fapm_E · efficientnet_lite0 · 64 px' in nb
 
 def test_table2_rows_order_error(tmp_path):
     with pytest.raises(Exception, match='needs row E before it'):

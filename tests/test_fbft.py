@@ -137,13 +137,15 @@ def _results(out): return json.loads((out/'results.json').read_text())
 
 def test_fbft_experiment_profile_ci(tmp_path):
     "Profile ci on the embedded dataset: 128 px, 5 epochs, every metric incl. quartile AUPRO; rows say what ran."
-    r = _results(run_experiment('fbft', dict(profile='ci', category='brick', n_gallery=2), reports=tmp_path, progress=False))
+    out = run_experiment('fbft', dict(profile='ci', category='brick', n_gallery=2), reports=tmp_path, progress=False); r = _results(out)
     assert r['profile'] == 'ci' and (r['params']['image_size'], r['params']['epochs']) == (128, 5)
     row = r['results'][0]
     assert {k: row[k] for k in ('method', 'train_dist', 'infer_dist', 'backbone', 'image_size', 'profile')} == dict(
         method='fbft', train_dist='cosine', infer_dist='l2norm', backbone='efficientnet_lite0', image_size=128, profile='ci')
     assert 0 <= row['pixel_auroc'] <= 1 and row['rho_30'] <= row['aupro_30_qmean'] + 1e-12 and row['n_test'] == 15
     assert r['data_checks']['brick']['has_masks'] is True
+    nb = (out/'fbft.ipynb').read_text()                                                      # the standard report sections
+    assert all(h in nb for h in ('Gallery: 1 test image(s) per defect type', 'pixel scores', 't-SNE of patch features', 'Threshold explorer'))
 
 def _png(p, a): p.parent.mkdir(parents=True, exist_ok=True); Image.fromarray(a).save(p)
 
@@ -161,7 +163,9 @@ def test_fbft_experiment_folder_without_masks(tmp_path):
     assert {'image_auroc', 'image_ap', 'image_f1max'} <= set(row) and 0 <= row['image_auroc'] <= 1
     assert not [k for k in row if k.startswith(('pixel_', 'aupro', 'rho'))]
     assert r['data_checks']['widget']['has_masks'] is False
-    assert 'no ground-truth masks, so only image metrics' in (out/'fbft.ipynb').read_text()
+    nb = (out/'fbft.ipynb').read_text()
+    assert 'no ground-truth masks, so only image metrics' in nb and 'the quartile AUPRO table and rho are skipped' in nb
+    assert 'Threshold explorer' in nb and 't-SNE of patch features' not in nb and 'pixel scores' not in nb
 
 @pytest.mark.parametrize('name,value,msg', [
     ('epochs', 0, 'parameter epochs must be a positive integer (got 0)'),

@@ -1,4 +1,6 @@
+import re
 import numpy as np, pytest, torch
+from adnb.backbones import BackboneError
 from adnb.patchcore import *
 from adnb.padim import *
 from adnb.datasets import mvtec_records, split, make_loader
@@ -56,13 +58,46 @@ def test_fit_deterministic_and_empty_bank():
     fit_patchcore(a, imgs, progress=False); fit_patchcore(b, imgs, progress=False)
     assert torch.equal(a.memory_bank, b.memory_bank)
 
+def _fitted_pc(**kw):
+    pc = PatchCore(**{'weights': 'random', 'coreset_ratio': .5, **kw})
+    fit_patchcore(pc, [dict(image=torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0)))], progress=False); return pc
+
 def test_save_load_roundtrip(tmp_path):
-    pc = PatchCore(weights='random', coreset_ratio=.5)
-    fit_patchcore(pc, [dict(image=torch.rand(2, 3, 32, 32))], progress=False)
-    pc.save(tmp_path/'m.pt'); pc2 = PatchCore.load(tmp_path/'m.pt', weights='random')
-    pc2.features.load_state_dict(pc.features.state_dict())
-    x = torch.rand(1, 3, 32, 32)
-    assert torch.equal(pc2.memory_bank, pc.memory_bank) and torch.allclose(pc2(x)['map'], pc(x)['map'])
+    "Fitted on random weights: load() rebuilds those weights from the checkpoint; identical bank, maps and config."
+    pc = _fitted_pc(weights='random:5', num_neighbors=3, sigma=2., use_faiss=False); pc.meta['image_size'] = 32
+    pc.save(tmp_path/'m.pt'); pc2 = PatchCore.load(tmp_path/'m.pt')
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(pc2.memory_bank, pc.memory_bank) and torch.equal(pc2(x)['map'], pc(x)['map'])
+    assert pc2.features.weights_id == pc.features.weights_id and pc2.features.weights_id['random_seed'] == 5
+    assert pc2.config == dict(backbone='efficientnet_lite0', layers=None, patch_size=3, pre_dim=None, target_dim=None, coreset_ratio=.5,
+                              proj_dim=128, num_neighbors=3, sigma=2., seed=0, use_faiss=False)
+    assert pc2.use_faiss is False and pc2.num_neighbors == 3 and pc2.meta == {'image_size': 32}
+
+def test_load_refuses_other_weights(tmp_path):
+    _fitted_pc().save(tmp_path/'m.pt')
+    with pytest.raises(BackboneError, match=r"fitted with efficientnet_lite0 weights 'random' seed 0 .*but the backbone now has "
+                                            r"efficientnet_lite0 weights 'random' seed 1 .*Reload with load\(.*weights='random'\)"):
+        PatchCore.load(tmp_path/'m.pt', weights='random:1')
+
+def test_load_non_checkpoint_files(tmp_path):
+    (tmp_path/'a.txt').write_text('hello')
+    with pytest.raises(BackboneError, match=f"{tmp_path/'a.txt'} is not a readable adnb checkpoint"): PatchCore.load(tmp_path/'a.txt')
+    torch.save({'config': {}, 'memory_bank': torch.zeros(1)}, tmp_path/'old.pt')             # the format before weights identity
+    with pytest.raises(BackboneError, match='was not written by save_checkpoint'): PatchCore.load(tmp_path/'old.pt')
+    with pytest.raises(FileNotFoundError, match='does not exist'): PatchCore.load(tmp_path/'nope.pt')
+    pd = PaDiM(weights='random', d=20); fit_padim(pd, [dict(image=torch.rand(3, 3, 32, 32))]); pd.save(tmp_path/'padim.pt')
+    with pytest.raises(ValueError, match=r"is not a PatchCore checkpoint: its state holds \['channels', 'grid', 'inv_cov', 'mean'\]"):
+        PatchCore.load(tmp_path/'padim.pt')
+    with pytest.raises(RuntimeError, match='memory bank is empty: nothing to save'): PatchCore(weights='random').save(tmp_path/'e.pt')
+
+@pytest.mark.parametrize('r', [0, 0.0, -0.1, 1.5, 2, True, '0.1', None])
+def test_coreset_ratio_validated_at_construction(r):
+    with pytest.raises(ValueError, match=rf"coreset_ratio must be in \(0, 1\] \(the share of training patches kept in the memory bank\), got {re.escape(repr(r))}$"):
+        PatchCore(weights='random', coreset_ratio=r)
+
+def test_coreset_ratio_one_keeps_every_patch():
+    pc = _fitted_pc(coreset_ratio=1)
+    assert pc.memory_bank.shape == (2 * 4 * 4, 152)                                        # 2 images x 4x4 grid (stride 8) at 32 px, all kept
 
 def test_padim_hand_case_and_errors():
     E = torch.tensor([-1., 1., -1., 1.]).view(4, 1, 1, 1)
