@@ -81,12 +81,15 @@ def notebook_specs(nb_path:Path)->tuple[dict, dict]:
 PATH_PARAMS = ('data_root', 'weights')
 
 def resolve_path_params(params:dict, cwd:Path|None=None)->dict:
-    "Relative paths in path-like parameters (`data_root`, `weights`, `*_root`, `*_dir`, `*_path`) made absolute from the caller's cwd."
+    "Relative path parameters (`data_root`, `weights`, `*_root`, `*_dir`, `*_path`) made absolute: `*_dir` from `data_root` when one is given, the rest from the caller's cwd."
     out = dict(params); cwd = Path(cwd or Path.cwd())
+    def absolute(v, base): p = Path(v).expanduser(); return str(p if p.is_absolute() else (base/p).resolve())
+    is_path = lambda k, v: isinstance(v, str) and v not in ('', 'auto', 'random') and (k in PATH_PARAMS or k.endswith(('_root', '_dir', '_path')))
     for k, v in params.items():
-        if isinstance(v, str) and v not in ('', 'auto', 'random') and (k in PATH_PARAMS or k.endswith(('_root', '_dir', '_path'))):
-            p = Path(v).expanduser()
-            out[k] = str(p if p.is_absolute() else (cwd/p).resolve())
+        if is_path(k, v) and not k.endswith('_dir'): out[k] = absolute(v, cwd)
+    base = Path(out['data_root']) if out.get('data_root') else cwd   # folder dataset: normal_dir etc. live under data_root
+    for k, v in params.items():
+        if is_path(k, v) and k.endswith('_dir'): out[k] = absolute(v, base)
     return out
 
 # %% ../nbs/30_run.ipynb #aafbb66b
@@ -267,7 +270,7 @@ def fit_predict_command(a)->None:
 
 # %% ../nbs/30_run.ipynb #c28c9e8c
 def main(argv:list|None=None):
-    "Command line: `adnb run EXPERIMENT [-p name value ...]`, `adnb list`, `adnb fit ...`, `adnb predict ...`."
+    "Command line: `adnb run EXPERIMENT [-p name value ...]`, `adnb list`, `adnb fit|predict ...`, `adnb export REPORT`, `adnb docs`."
     ap = argparse.ArgumentParser(prog='adnb', description='Run adnb experiment notebooks into reports/; fit and predict on your own images.')
     sub = ap.add_subparsers(dest='cmd', required=True)
     r = sub.add_parser('run', help='execute an experiment notebook with papermill')
@@ -277,13 +280,31 @@ def main(argv:list|None=None):
     r.add_argument('--no-progress', action='store_true')
     sub.add_parser('list', help='list experiments, their parameters, specs and profiles')
     add_fit_predict(sub)
+    x = sub.add_parser('export', help='one self-contained offline HTML file of an executed report')
+    x.add_argument('notebook', help='executed report, e.g. reports/patchcore/<run>/patchcore.ipynb')
+    x.add_argument('-o', '--out', default=None, help='HTML file to write (default: beside the notebook)')
+    x.add_argument('--no-input', action='store_true', help='hide the code cells')
+    d = sub.add_parser('docs', help='the documentation site as static offline pages (library notebooks and executed reports)')
+    d.add_argument('--nbs', default='nbs'); d.add_argument('--out', default='_docs')
+    d.add_argument('--reports', default=None, help='reports folder whose executed reports become pages (default: settings.ini [paths] reports)')
+    d.add_argument('--no-execute', action='store_true', help='use stored outputs only')
     a = ap.parse_args(argv)
+    if a.cmd in ('export', 'docs'):
+        try:
+            if a.cmd == 'export':
+                from adnb.viz import export_html
+                return print(f"adnb: wrote {export_html(a.notebook, a.out, exclude_input=a.no_input)}")
+            from adnb.docs import build_docs
+            out = build_docs(a.nbs, a.out, a.reports or get_setting('reports'), execute=not a.no_execute)
+            return print(f"adnb: docs site in {out} (open {out/'index.html'})")
+        except (FileNotFoundError, ValueError) as e: raise SystemExit(f"adnb: {e}") from None
     if a.cmd in ('fit', 'predict'):
         try: return fit_predict_command(a)
         except (ValueError, FileNotFoundError, SettingsError) as e: raise SystemExit(f"adnb: {e}") from None
     try:
         if a.cmd == 'list':
-            print('\n'.join(describe_experiment(e) for e in list_experiments()) or f'no experiments in {experiments_dir()}')
+            try: print('\n'.join(describe_experiment(e) for e in list_experiments()) or f'no experiments in {experiments_dir()}')
+            except BrokenPipeError: os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # `adnb list | head`: the reader left
             return
         run_experiment(a.experiment, {k: parse_value(v) for k, v in a.param}, a.reports, not a.no_progress)
     except (ExperimentError, ParameterError) as e: raise SystemExit(f"adnb: {e}") from None

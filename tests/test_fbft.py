@@ -102,7 +102,7 @@ def test_fbft_real_bottle():
 
 def test_fbft_experiment_distances_tiny(tmp_path):
     "Table 7 path: 2 training x 3 inference distances; students trained once per training distance."
-    out = run_experiment('fbft', dict(image_size=64, epochs=1, ablation='distances', n_gallery=2, category='brick'), reports=tmp_path, progress=False)
+    out = run_experiment('fbft', dict(image_size=64, epochs=1, ablation='distances', n_gallery=2, category='brick', tsne_points=0), reports=tmp_path, progress=False)
     rows = json.loads((out/'results.json').read_text())['results']
     assert [(r['train_dist'], r['infer_dist']) for r in rows] == [(t, i) for t in ('cosine', 'l2') for i in DISTANCES]
     assert len({r['train_s'] for r in rows[:3]}) == 1 and len({r['final_loss'] for r in rows[3:]}) == 1
@@ -137,7 +137,7 @@ def _results(out): return json.loads((out/'results.json').read_text())
 
 def test_fbft_experiment_profile_ci(tmp_path):
     "Profile ci on the embedded dataset: 128 px, 5 epochs, every metric incl. quartile AUPRO; rows say what ran."
-    out = run_experiment('fbft', dict(profile='ci', category='brick', n_gallery=2), reports=tmp_path, progress=False); r = _results(out)
+    out = run_experiment('fbft', dict(profile='ci', category='brick', n_gallery=2, tsne_points=60), reports=tmp_path, progress=False); r = _results(out)
     assert r['profile'] == 'ci' and (r['params']['image_size'], r['params']['epochs']) == (128, 5)
     row = r['results'][0]
     assert {k: row[k] for k in ('method', 'train_dist', 'infer_dist', 'backbone', 'image_size', 'profile')} == dict(
@@ -145,7 +145,7 @@ def test_fbft_experiment_profile_ci(tmp_path):
     assert 0 <= row['pixel_auroc'] <= 1 and row['rho_30'] <= row['aupro_30_qmean'] + 1e-12 and row['n_test'] == 15
     assert r['data_checks']['brick']['has_masks'] is True
     nb = (out/'fbft.ipynb').read_text()                                                      # the standard report sections
-    assert all(h in nb for h in ('Gallery: 1 test image(s) per defect type', 'pixel scores', 't-SNE of patch features', 'Threshold explorer'))
+    assert all(h in nb for h in ('<h3>Gallery: 1 test image(s) per defect type', 'pixel scores · AUROC', '<h3>t-SNE of patch features', '<h3>Threshold explorer'))
 
 def _png(p, a): p.parent.mkdir(parents=True, exist_ok=True); Image.fromarray(a).save(p)
 
@@ -165,7 +165,7 @@ def test_fbft_experiment_folder_without_masks(tmp_path):
     assert r['data_checks']['widget']['has_masks'] is False
     nb = (out/'fbft.ipynb').read_text()
     assert 'no ground-truth masks, so only image metrics' in nb and 'the quartile AUPRO table and rho are skipped' in nb
-    assert 'Threshold explorer' in nb and 't-SNE of patch features' not in nb and 'pixel scores' not in nb
+    assert '<h3>Threshold explorer' in nb and '<h3>t-SNE of patch features' not in nb and 'pixel scores · AUROC' not in nb
 
 @pytest.mark.parametrize('name,value,msg', [
     ('epochs', 0, 'parameter epochs must be a positive integer (got 0)'),

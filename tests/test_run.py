@@ -182,3 +182,25 @@ def test_ctrl_c_marks_the_report_interrupted(tmp_path, stubborn):
 def test_help_lists_fit_and_predict():
     p = cli('--help')
     assert p.returncode == 0 and all(c in p.stdout for c in ('run', 'list', 'fit', 'predict'))
+
+def test_export_and_docs_commands(tmp_path, capsys):
+    "`adnb export` writes one offline HTML file of a report; `adnb docs` builds the static site; errors are one line."
+    import nbformat
+    from adnb.run import main
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('# Tiny report'), nbformat.v4.new_code_cell('6*7')])
+    nb.cells[1].outputs = [nbformat.v4.new_output('execute_result', {'text/plain': '42'}, execution_count=1)]
+    (tmp_path/'nbs').mkdir(); nbformat.write(nb, tmp_path/'nbs'/'00_tiny.ipynb')
+    rep = tmp_path/'reports'/'patchcore'/'20260101-000000'; rep.mkdir(parents=True); nbformat.write(nb, rep/'patchcore.ipynb')
+    main(['export', str(rep/'patchcore.ipynb'), '-o', str(tmp_path/'r.html')])
+    assert '42' in (tmp_path/'r.html').read_text() and 'cdn.plot.ly' not in (tmp_path/'r.html').read_text()
+    main(['docs', '--nbs', str(tmp_path/'nbs'), '--out', str(tmp_path/'site'), '--reports', str(tmp_path/'reports'), '--no-execute'])
+    idx = (tmp_path/'site'/'index.html').read_text()
+    assert 'href="00_tiny.html">Tiny report<' in idx and 'reports/patchcore-20260101-000000.html' in idx
+    assert (tmp_path/'site'/'reports'/'patchcore-20260101-000000.html').is_file()
+    with pytest.raises(SystemExit, match=r"adnb: no notebook at .*nope.ipynb"): main(['export', str(tmp_path/'nope.ipynb')])
+    with pytest.raises(SystemExit, match="adnb: no library notebooks"): main(['docs', '--nbs', str(rep), '--out', str(tmp_path/'x')])
+
+def test_list_into_closed_pipe():
+    "`adnb list | head -1` ends quietly: no BrokenPipeError traceback."
+    p = subprocess.run(f"{sys.executable} -c 'from adnb.run import main; main()' list | head -c 10", shell=True, capture_output=True, text=True)
+    assert 'Traceback' not in p.stderr and 'BrokenPipe' not in p.stderr

@@ -28,11 +28,11 @@ def test_wheel_install_runs_outside_checkout(tmp_path):
     subprocess.run([sys.executable, '-m', 'pip', '--python', str(py), 'install', '--no-deps', '--ignore-installed', '-q', str(whl)],
                    check=True, capture_output=True, text=True)
     cwd = tmp_path/'elsewhere'; cwd.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'} | {'ADNB_EXPERIMENTS': ''}   # nothing may point back at the checkout
     where = subprocess.run([str(py), '-c', 'import adnb, adnb.run; print(adnb.__file__); print(adnb.run.experiments_dir())'],
-                           cwd=cwd, capture_output=True, text=True, check=True).stdout.split()
+                           cwd=cwd, capture_output=True, text=True, check=True, env=env).stdout.split()
     site = tmp_path/'venv'/'lib'/f'python{sys.version_info.major}.{sys.version_info.minor}'/'site-packages'
     assert where == [str(site/'adnb'/'__init__.py'), str(site/'adnb'/'experiments')]   # the wheel's adnb, not the checkout's
-    env = {**os.environ, 'ADNB_EXPERIMENTS': ''}
     ls = subprocess.run([str(adnb), 'list'], cwd=cwd, capture_output=True, text=True, env=env)
     assert ls.returncode == 0 and f"patchcore  ({site/'adnb'/'experiments'/'patchcore.ipynb'})" in ls.stdout.splitlines()
     r = subprocess.run([str(adnb), 'run', 'patchcore', '-p', 'image_size', '64', '-p', 'n_gallery', '2', '-p', 'tsne_points', '200',
