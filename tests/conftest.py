@@ -1,6 +1,8 @@
 import os
 from pathlib import Path
+import numpy as np
 import pytest
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent/'shared'/'data'
@@ -16,3 +18,16 @@ def _isolate_settings(tmp_path, monkeypatch):
     s = tmp_path/'settings.ini'; s.write_text('[data]\n')
     monkeypatch.setenv('ADNB_SETTINGS', str(s))
     monkeypatch.setenv('ADNB_EMBEDDED', str(tmp_path/'embedded'))
+
+
+def squares_folder(root, n_train=8, n_good=3, n_bad=3, size=64, seed=0):
+    "A tiny plain-folder dataset (normal/, good/, bad/), no masks: grey noisy normals; anomalies carry a white 24 px square."
+    rng = np.random.default_rng(seed)
+    def img(bad):
+        a = (128 + rng.normal(0, 4, (size, size, 3))).clip(0, 255).astype(np.uint8)
+        if bad: a[20:44, 20:44] = 255
+        return a
+    for d, n, bad in (('normal', n_train, False), ('good', n_good, False), ('bad', n_bad, True)):
+        (root/d).mkdir(parents=True)
+        for i in range(n): Image.fromarray(img(bad)).save(root/d/f'{i:03d}.png')
+    return root

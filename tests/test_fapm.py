@@ -5,7 +5,7 @@ from adnb.fapm import *
 from adnb.run import main, run_experiment, resolve_params, find_experiment
 from adnb.datasets import mvtec_records, split, make_loader
 from adnb.metrics import evaluate, full_resolution
-from conftest import needs_bottle, MVTEC_256
+from conftest import needs_bottle, MVTEC_256, squares_folder
 
 def test_cell_index_borders():
     ci, n = cell_index(13, 13, 8, 32, 100, 100)          # 100 px: 4 cells per side, the last partial
@@ -161,21 +161,9 @@ def test_bad_parameter_refused_before_the_kernel(tmp_path, name, value, msg):
     with pytest.raises(SystemExit) as e: main(['run', 'fapm', '-p', name, value, '--reports', str(tmp_path/'rep')])
     assert e.value.code == f'adnb: {msg}' and not (tmp_path/'rep').exists()
 
-def _folder(root, n_train=8, n_good=3, n_bad=3, size=64, seed=0):
-    "Plain folders, no masks: grey noisy normals; anomalies carry a white 24 px square."
-    rng = np.random.default_rng(seed)
-    def img(bad):
-        a = (128 + rng.normal(0, 4, (size, size, 3))).clip(0, 255).astype(np.uint8)
-        if bad: a[20:44, 20:44] = 255
-        return a
-    for d, n, bad in (('normal', n_train, False), ('good', n_good, False), ('bad', n_bad, True)):
-        (root/d).mkdir(parents=True)
-        for i in range(n): Image.fromarray(img(bad)).save(root/d/f'{i:03d}.png')
-    return root
-
 def test_folder_without_masks_gives_image_metrics_only(tmp_path):
     "dataset folder, no masks: checked, fitted and scored; rows carry image metrics and no pixel keys; the report says so."
-    d = _folder(tmp_path/'data')
+    d = squares_folder(tmp_path/'data')
     out = run_experiment('fapm', dict(dataset='folder', category='squares', normal_dir=str(d/'normal'), test_normal_dir=str(d/'good'),
                                       abnormal_dir=str(d/'bad'), profile='ci', image_size=64, rows='AE', timed_passes=1),
                          reports=tmp_path/'rep', progress=False)

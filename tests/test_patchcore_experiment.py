@@ -2,6 +2,7 @@
 import json
 import numpy as np
 import pytest
+from conftest import squares_folder
 from PIL import Image
 from adnb.run import main, run_experiment, resolve_params, find_experiment, ExperimentError
 
@@ -28,21 +29,9 @@ def test_bad_parameter_refused_before_the_kernel(tmp_path, name, value, msg):
     assert e.value.code == f'adnb: {msg}'
     assert not (tmp_path/'rep').exists()
 
-def _folder(root, n_train=8, n_good=3, n_bad=3, size=64, seed=0):
-    "Plain folders, no masks: grey noisy normals; anomalies carry a white 24 px square."
-    rng = np.random.default_rng(seed)
-    def img(bad):
-        a = (128 + rng.normal(0, 4, (size, size, 3))).clip(0, 255).astype(np.uint8)
-        if bad: a[20:44, 20:44] = 255
-        return a
-    for d, n, bad in (('normal', n_train, False), ('good', n_good, False), ('bad', n_bad, True)):
-        (root/d).mkdir(parents=True)
-        for i in range(n): Image.fromarray(img(bad)).save(root/d/f'{i:03d}.png')
-    return root
-
 def test_folder_without_masks_gives_image_metrics_only(tmp_path):
     "dataset folder: checked, fitted and scored; rows carry image metrics and no pixel keys; the report says so."
-    d = _folder(tmp_path/'data')
+    d = squares_folder(tmp_path/'data')
     out = run_experiment('patchcore', dict(dataset='folder', category='squares', normal_dir=str(d/'normal'), test_normal_dir=str(d/'good'),
                                            abnormal_dir=str(d/'bad'), profile='ci', image_size=64, n_gallery=2, tsne_points=100),
                          reports=tmp_path/'rep', progress=False)
@@ -55,6 +44,6 @@ def test_folder_without_masks_gives_image_metrics_only(tmp_path):
     assert not [k for k in row if k.startswith(('pixel_', 'aupro'))]
     assert 'pixel metrics and pixel figures are skipped' in (out/'patchcore.ipynb').read_text()
 
-def test_folder_parameters_need_dataset_folder(tmp_path):
+def test_folder_parameters_need_datasetsquares_folder(tmp_path):
     with pytest.raises(ExperimentError, match=r"\['normal_dir'\] apply to dataset folder only \(dataset is 'embedded'\)"):
         run_experiment('patchcore', dict(normal_dir=str(tmp_path), image_size=64), reports=tmp_path/'rep', progress=False)
