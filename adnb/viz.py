@@ -154,28 +154,31 @@ def _hover_grid(am:np.ndarray, side:int):
     return ys, xs, am[np.ix_(ys, xs)].astype(np.float32)
 
 def gallery(images:list, # RGB float [0, 1] (H, W, 3) or paths, at mask resolution
-            masks:list,  # binary ground truth
+            masks:list|None, # binary ground truth; None (image-level labels only): no ground-truth column
             maps:list,   # anomaly maps, same shapes as masks
             titles:list|None=None, side:int=160, vmax:float|None=None, hover_side:int=64)->go.Figure:
     "Plotly grid, one row per sample: image | ground truth | anomaly map over the image (shared colour scale, hover = score)."
-    n = len(images); maps = [_np(m).astype(np.float32) for m in maps]
+    n = len(images); maps = [_np(m).astype(np.float32) for m in maps]; nc = 2 if masks is None else 3
+    masks = [None]*n if masks is None else masks
     vmax = vmax if vmax is not None else float(np.percentile(np.concatenate([m.ravel() for m in maps]), 99.5))
     vmin = float(min(m.min() for m in maps))
-    fig = make_subplots(rows=n, cols=3, horizontal_spacing=0.01, vertical_spacing=0.04 if n < 8 else 0.02,
-                        subplot_titles=[t for i in range(n) for t in ((titles[i] if titles else f'#{i}'), 'ground truth', 'anomaly map')])
+    heads = ('ground truth', 'anomaly map')[3 - nc:]
+    fig = make_subplots(rows=n, cols=nc, horizontal_spacing=0.01, vertical_spacing=0.04 if n < 8 else 0.02,
+                        subplot_titles=[t for i in range(n) for t in ((titles[i] if titles else f'#{i}'), *heads)])
     for r, (im, gt, am) in enumerate(zip(images, masks, maps), 1):
         im = as_image(im); H, W = am.shape; ims = _small(im, side); sc = W / ims.shape[1]
         fig.add_trace(go.Image(source=jpeg_uri(ims), x0=sc/2, dx=sc, y0=sc/2, dy=sc, hoverinfo='skip'), r, 1)
-        g = _small(_np(gt).astype(np.float32), side)
-        fig.add_trace(go.Image(source=png_uri(np.repeat(g[..., None], 3, -1)), x0=sc/2, dx=sc, y0=sc/2, dy=sc, hoverinfo='skip'), r, 2)
-        fig.add_trace(go.Image(source=jpeg_uri(ims), x0=sc/2, dx=sc, y0=sc/2, dy=sc, hoverinfo='skip'), r, 3)
+        if gt is not None:
+            g = _small(_np(gt).astype(np.float32), side)
+            fig.add_trace(go.Image(source=png_uri(np.repeat(g[..., None], 3, -1)), x0=sc/2, dx=sc, y0=sc/2, dy=sc, hoverinfo='skip'), r, 2)
+        fig.add_trace(go.Image(source=jpeg_uri(ims), x0=sc/2, dx=sc, y0=sc/2, dy=sc, hoverinfo='skip'), r, nc)
         ys, xs, z = _hover_grid(am, hover_side)
         fig.add_trace(go.Heatmap(z=z, x=xs, y=ys, zmin=vmin, zmax=vmax, colorscale='Jet', opacity=.5, showscale=r == 1,
                                  colorbar=dict(title='score', len=min(1., 1.5/n), y=1, yanchor='top'),
-                                 hovertemplate='y=%{y}, x=%{x}<br>score=%{z:.4f}<extra></extra>'), r, 3)
+                                 hovertemplate='y=%{y}, x=%{x}<br>score=%{z:.4f}<extra></extra>'), r, nc)
     fig.update_xaxes(visible=False); fig.update_yaxes(visible=False, autorange='reversed', scaleanchor='x')
     for a in fig.layout.annotations: a.font.size = 11
-    fig.update_layout(height=210*n + 40, width=700, margin=dict(l=5, r=5, t=40, b=5), plot_bgcolor='white')
+    fig.update_layout(height=210*n + 40, width=240*nc - 20, margin=dict(l=5, r=5, t=40, b=5), plot_bgcolor='white')
     return fig
 
 def stratified_pick(defects:list, per_type:int=1, seed:int=0)->list[int]:
@@ -187,8 +190,7 @@ def stratified_pick(defects:list, per_type:int=1, seed:int=0)->list[int]:
 def stratified_gallery(images, masks, maps, scores, defects, per_type:int=1, seed:int=0, **kw)->go.Figure:
     "`gallery` of `per_type` test images per defect type, titled 'defect · #index · score'."
     pick = stratified_pick(defects, per_type, seed)
-    masks = masks if masks is not None else [np.zeros_like(_np(m)) for m in maps]
-    return gallery([images[i] for i in pick], [masks[i] for i in pick], [maps[i] for i in pick],
+    return gallery([images[i] for i in pick], None if masks is None else [masks[i] for i in pick], [maps[i] for i in pick],
                    [f'{defects[i]} · #{i} · score {float(scores[i]):.3f}' for i in pick], **kw)
 
 # %% ../nbs/20_viz.ipynb #268b2c2b

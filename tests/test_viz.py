@@ -72,3 +72,16 @@ def test_export_html_has_no_plotly_cdn(tmp_path):
     t = export_html(p).read_text()
     assert 'cdn.plot.ly' not in t and t.count('DecompressionStream("gzip")') == 1 and 'class="adnb-fig"' in t
     with pytest.raises(FileNotFoundError, match='no notebook'): export_html(tmp_path/'missing.ipynb')
+
+def test_gallery_without_masks_has_no_ground_truth_column():
+    "Image-level data (no masks): image | anomaly map, no empty ground-truth panels."
+    import numpy as np
+    from adnb.viz import gallery, stratified_gallery
+    ims, maps = [np.zeros((16, 16, 3)), np.ones((16, 16, 3))], [np.zeros((16, 16)), np.ones((16, 16))]
+    titles = lambda f: [a.text for a in f.layout.annotations]
+    f2 = gallery(ims, None, maps, ['a', 'b'])
+    assert titles(f2) == ['a', 'anomaly map', 'b', 'anomaly map'] and sum(t.type == 'image' for t in f2.data) == 4
+    f3 = gallery(ims, [np.zeros((16, 16)), np.ones((16, 16))], maps, ['a', 'b'])
+    assert titles(f3) == ['a', 'ground truth', 'anomaly map', 'b', 'ground truth', 'anomaly map'] and sum(t.type == 'image' for t in f3.data) == 6
+    f = stratified_gallery(ims, None, maps, [0.1, 0.9], ['good', 'bad'])
+    assert 'ground truth' not in titles(f) and len(titles(f)) == 4
