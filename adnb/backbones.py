@@ -28,6 +28,8 @@ BACKBONES = {
                                hub='timm/wide_resnet50_2.tv_in1k', note='PatchCore, FAPM, PaDiM'),
     'resnet18':           dict(lib='timm', arch='resnet18', kind='cnn', layers=('layer1', 'layer2', 'layer3'),
                                hub='timm/resnet18.tv_in1k', note='PaDiM (light)'),
+    'dinov2_vits14':      dict(lib='timm', arch='vit_small_patch14_dinov2', kind='vit', layers=(12,),
+                               hub='timm/vit_small_patch14_dinov2.lvd142m', note='AnomalyDINO'),
     'dinov2_vitb14':      dict(lib='timm', arch='vit_base_patch14_dinov2', kind='vit', layers=(8, 12),
                                hub='timm/vit_base_patch14_dinov2.lvd142m', note='FBFT, ADPretrain, AnomalyDINO'),
     'dinov2_vitb14_reg4': dict(lib='timm', arch='vit_base_patch14_reg4_dinov2', kind='vit', layers=(8, 12),
