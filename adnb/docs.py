@@ -53,7 +53,7 @@ def _page(nb_path:Path, out:Path, execute:bool, cwd:Path)->tuple[str, str]:
     nb = nbformat.read(nb_path, as_version=4)
     if execute and not has_outputs(nb): nb = execute_for_docs(nb, cwd)
     tmp = out/f'.{nb_path.stem}.ipynb'; nbformat.write(nb, tmp)
-    try: export_html(tmp, out/f'{nb_path.stem}.html')
+    try: export_html(tmp, out/f'{nb_path.stem}.html', offline=False)
     finally: tmp.unlink()
     return nb_title(nb) or nb_path.stem, f'{nb_path.stem}.html'
 

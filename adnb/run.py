@@ -270,7 +270,8 @@ def fit_predict_command(a)->None:
 
 # %% ../nbs/30_run.ipynb #c28c9e8c
 def main(argv:list|None=None):
-    "Command line: `adnb run EXPERIMENT [-p name value ...]`, `adnb list`, `adnb fit|predict ...`, `adnb export REPORT`, `adnb docs`."
+    "Command line: `adnb run EXPERIMENT [-p name value ...]`, `adnb list`, `adnb batch GRID`, `adnb report [RUNS]`, `adnb fit|predict ...`, `adnb export REPORT`, `adnb docs`."
+    from adnb.batch import add_batch, batch_command     # light: Ray and YAML are imported when a batch runs
     ap = argparse.ArgumentParser(prog='adnb', description='Run adnb experiment notebooks into reports/; fit and predict on your own images.')
     sub = ap.add_subparsers(dest='cmd', required=True)
     r = sub.add_parser('run', help='execute an experiment notebook with papermill')
@@ -288,7 +289,17 @@ def main(argv:list|None=None):
     d.add_argument('--nbs', default='nbs'); d.add_argument('--out', default='_docs')
     d.add_argument('--reports', default=None, help='reports folder whose executed reports become pages (default: settings.ini [paths] reports)')
     d.add_argument('--no-execute', action='store_true', help='use stored outputs only')
+    add_batch(sub)
+    rp = sub.add_parser('report', help='the reproduction report: paper tables beside every results.json under RUNS_DIR')
+    rp.add_argument('runs_dir', nargs='?', default=None, help='folder searched for results.json (default: settings.ini [paths] reports)')
+    rp.add_argument('--out', default=None, help='output folder of the report')
     a = ap.parse_args(argv)
+    if a.cmd == 'batch': return batch_command(a)
+    if a.cmd == 'report':
+        try:
+            from adnb.report import build_report
+            return print(f"adnb: report in {build_report(a.runs_dir or get_setting('reports'), a.out)}")
+        except (ImportError, FileNotFoundError, ValueError, SettingsError) as e: raise SystemExit(f"adnb: {e}") from None
     if a.cmd in ('export', 'docs'):
         try:
             if a.cmd == 'export':

@@ -415,7 +415,7 @@ def report_sections(res:dict,             # `score_split` result
     if masks is not None:
         pix = np.concatenate([m.ravel() for m in maps]); pl = np.concatenate([m.ravel() for m in masks])
         show(kde_figure(pix, pl, 'pixel scores', auroc=last.get('pixel_auroc', True), seed=seed))
-    if res.get('embeddings') is not None and res['patch_labels'].any():
+    if tsne_points > 0 and res.get('embeddings') is not None and res['patch_labels'].any():   # 0 skips the t-SNE
         _h('t-SNE of patch features'); show(tsne_figure(res['embeddings'], res['patch_labels'], tsne_points, seed, index=res['patch_index']))
     _h('Threshold explorer (every test image, no kernel needed)')
     from IPython.display import HTML
@@ -425,16 +425,26 @@ def report_sections(res:dict,             # `score_split` result
     if live: display(threshold_explorer(res['paths'], masks if masks is not None else [np.zeros_like(m) for m in maps], maps, titles, scores=S, labels=Y))
 
 # %% ../nbs/20_viz.ipynb #20f53205
-def export_html(report_ipynb,            # executed notebook
-                out_html=None,           # default: beside it, .html
-                exclude_input:bool=False # hide code cells
+_OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+def export_html(report_ipynb,             # executed notebook
+                out_html=None,            # default: beside it, .html
+                exclude_input:bool=False, # hide code cells
+                offline:bool=True         # drop the template's CDN scripts (require.js, MathJax, mermaid)
                )->Path:
-    "One self-contained HTML file of an executed report (no CDN needed for the figures)."
-    import nbformat
+    "One self-contained HTML file of an executed report (no CDN needed for the figures; none at all when `offline`)."
+    import sys, jinja2, nbformat
     from nbconvert import HTMLExporter
     p = Path(report_ipynb)
     if not p.is_file(): raise FileNotFoundError(f"no notebook at {p}")
-    ex = HTMLExporter(template_name='lab'); ex.exclude_input = exclude_input
+    base = [str(t) for t in dict.fromkeys(Path(q)/'share'/'jupyter'/'nbconvert'/'templates' for q in (sys.prefix, sys.base_prefix)) if t.is_dir()]
+    kw = dict(extra_loaders=[jinja2.DictLoader({'adnb_offline.html.j2': _OFFLINE_TEMPLATE}), jinja2.FileSystemLoader(base)],
+              template_file='adnb_offline.html.j2') if offline else dict(template_name='lab')
+    ex = HTMLExporter(extra_template_basedirs=base, **kw); ex.exclude_input = exclude_input
     body, _ = ex.from_notebook_node(nbformat.read(p, as_version=4))
     out = Path(out_html) if out_html else p.with_suffix('.html'); out.write_text(body, encoding='utf-8')
     return out

@@ -71,6 +71,9 @@ def test_export_html_has_no_plotly_cdn(tmp_path):
     p = tmp_path/'r.ipynb'; nbformat.write(nb, p)
     t = export_html(p).read_text()
     assert 'cdn.plot.ly' not in t and t.count('DecompressionStream("gzip")') == 1 and 'class="adnb-fig"' in t
+    import re
+    assert not re.search(r'<script[^>]+src\s*=\s*["\']?(?:https?:)?//', t)      # offline: no require.js/MathJax/mermaid from a CDN
+    assert re.search(r'<script[^>]+src\s*=\s*["\']?https://', export_html(p, tmp_path/'online.html', offline=False).read_text())
     with pytest.raises(FileNotFoundError, match='no notebook'): export_html(tmp_path/'missing.ipynb')
 
 def test_gallery_without_masks_has_no_ground_truth_column():

@@ -12,6 +12,9 @@ def _source_copy(dest:Path)->Path:
     ign = shutil.ignore_patterns('__pycache__', '*.pyc', '.ipynb_checkpoints')
     shutil.copytree(ROOT/'adnb', dest/'adnb', ignore=ign)
     shutil.copytree(ROOT/'nbs'/'experiments', dest/'nbs'/'experiments', ignore=ign)
+    shutil.copytree(ROOT/'nbs'/'reports', dest/'nbs'/'reports', ignore=ign)
+    shutil.copytree(ROOT/'grids', dest/'grids', ignore=ign)
+    shutil.copytree(ROOT/'reports'/'paper_tables', dest/'reports'/'paper_tables', ignore=shutil.ignore_patterns('build', '__pycache__'))
     return dest
 
 def test_wheel_install_runs_outside_checkout(tmp_path):
@@ -23,6 +26,8 @@ def test_wheel_install_runs_outside_checkout(tmp_path):
     names = zipfile.ZipFile(whl).namelist()
     shipped = sorted(n for n in names if n.startswith('adnb/experiments/'))
     assert shipped == sorted(f'adnb/experiments/{p.name}' for p in (ROOT/'nbs'/'experiments').glob('*.ipynb'))
+    assert 'adnb/reports/index.ipynb' in names and 'adnb/grids/ci.yaml' in names   # the `adnb report` notebook, example grids
+    assert sorted(n for n in names if n.startswith('adnb/paper_tables/')) == sorted(f'adnb/paper_tables/{p.name}' for p in (ROOT/'reports'/'paper_tables').glob('*.csv'))
     venv.create(tmp_path/'venv', system_site_packages=True, with_pip=False)
     py, adnb = tmp_path/'venv'/'bin'/'python', tmp_path/'venv'/'bin'/'adnb'
     subprocess.run([sys.executable, '-m', 'pip', '--python', str(py), 'install', '--no-deps', '--ignore-installed', '-q', str(whl)],
@@ -51,4 +56,5 @@ def test_sdist_carries_experiments(tmp_path):
     sd = [n for n in tarfile.open(next((tmp_path/'dist').glob('adnb-*.tar.gz'))).getnames() if n.endswith('.ipynb')]
     wh = [n for n in zipfile.ZipFile(next((tmp_path/'dist').glob('adnb-*.whl'))).namelist() if n.endswith('.ipynb')]
     names = sorted(p.name for p in (ROOT/'nbs'/'experiments').glob('*.ipynb'))
-    assert sorted(Path(n).name for n in sd) == names and sorted(wh) == [f'adnb/experiments/{n}' for n in names]
+    assert sorted(Path(n).name for n in sd) == sorted([*names, 'index.ipynb'])
+    assert sorted(wh) == sorted([*(f'adnb/experiments/{n}' for n in names), 'adnb/reports/index.ipynb'])

@@ -1,0 +1,34 @@
+"The reproduction report in a real browser with the network off: every figure drawn, no request leaves the page, no script error."
+import shutil
+from pathlib import Path
+import pytest
+from test_report import _runs, _tables
+from adnb.report import build_report
+
+CHROMIUM = next((p for p in ('/usr/bin/chromium', '/usr/bin/chromium-browser', shutil.which('chromium') or '') if p and Path(p).exists()), None)
+try: import playwright.sync_api as pw
+except ImportError: pw = None
+pytestmark = pytest.mark.skipif(CHROMIUM is None or pw is None,
+    reason='browser test needs Debian chromium (apt-get install -y chromium) and playwright (pip install playwright)')
+
+def test_report_offline_in_chromium(tmp_path):
+    html = build_report(_runs(tmp_path/'runs'), tmp_path/'out', tables_dir=_tables(tmp_path/'tables'))
+    with pw.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=['--disable-background-networking', '--no-sandbox'])
+        page = b.new_context(offline=True, viewport=dict(width=1300, height=900)).new_page()
+        errors, remote = [], []
+        page.on('pageerror', lambda e: errors.append(str(e)))
+        page.on('request', lambda r: remote.append(r.url) if not r.url.startswith(('file:', 'data:', 'blob:')) else None)
+        page.goto(html.as_uri())
+        page.wait_for_function('document.querySelectorAll(".adnb-fig").length > 0 && '
+                               'document.querySelectorAll(".adnb-fig.js-plotly-plot").length == document.querySelectorAll(".adnb-fig").length', timeout=30_000)
+        traces = page.eval_on_selector_all('.adnb-fig', 'es => es.map(e => e.data.length)')
+        assert len(traces) >= 3 and all(n > 0 for n in traces), traces
+        assert not errors and not remote, (errors, remote)
+        # the paper table with our numbers is unfolded and coloured by status; the table without any stays folded
+        opened = page.eval_on_selector_all('details', 'ds => ds.map(d => [d.querySelector("summary").innerText, d.open])')
+        assert opened == [['patchcore · Table 1: 5 numbers, 4 with a value of ours', True], ['fapm · Table 1: 1 numbers, 0 with a value of ours', False]]
+        bg = page.eval_on_selector('details td.st-different-setting', 'e => getComputedStyle(e).backgroundColor')
+        assert bg == 'rgb(252, 243, 207)'                                  # #fcf3cf
+        page.screenshot(path=str(tmp_path/'report.png'), full_page=True)
+        b.close()
