@@ -190,7 +190,10 @@ def canon_resolution(s)->str|None:
     return '->'.join(map(str, out)) or None
 
 def canon_shots(s)->str:
-    "'', 'full', 0, None -> 'full' (the whole training set); else the count."
+    "'', 'full', 0, None -> 'full' (the whole training set); a one-item list -> its count; else the count."
+    if isinstance(s, (list, tuple)):
+        if len(s) != 1: return 'full'   # a run's list of K describes its k-shot rows; a row without its own K used the whole set
+        s = s[0]
     if _missing(s) or str(s).strip() in ('', 'full', '0', '0.0', 'None'): return 'full'
     return str(int(float(s)))
 
@@ -209,6 +212,7 @@ def our_protocol(row)->str:
         kind = protocol_kind(field(row, k))
         if kind: return kind
     if not _missing(field(row, 'task')): return 'continual'
+    if str(field(row, 'setting') or '').lower() == 'full': return 'one-class'
     return 'few-shot' if canon_shots(field(row, 'shots')) != 'full' else 'one-class'   # no shots: the whole training set
 
 # %% ../nbs/41_report.ipynb #85016570
@@ -229,7 +233,8 @@ def our_setting(row, metric:str='')->dict:
     "Our row's setting in the paper-table terms (plus the hardware for speed and memory metrics)."
     size, crop = field(row, 'image_size'), field(row, 'crop')
     res = canon_resolution(f'{size}->{crop}' if crop and crop != size else size) if not _missing(size) else None
-    s = dict(backbone=field(row, 'backbone'), resolution=res, data=data_label(row), shots=canon_shots(field(row, 'shots')),
+    full = str(field(row, 'setting') or '').lower() in ('full', 'one-class')   # e.g. ADPretrain's `setting=full` rows carry n_train as shots
+    s = dict(backbone=field(row, 'backbone'), resolution=res, data=data_label(row), shots='full' if full else canon_shots(field(row, 'shots')),
              protocol=our_protocol(row))
     if metric in SPEED:
         e = row.get('env') if isinstance(row.get('env'), dict) else {}

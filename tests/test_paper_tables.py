@@ -20,7 +20,7 @@ MVTEC = {'bottle', 'cable', 'capsule', 'carpet', 'grid', 'hazelnut', 'leather', 
 VISA = {'candle', 'capsules', 'cashew', 'chewinggum', 'fryum', 'macaroni1', 'macaroni2', 'pcb1', 'pcb2', 'pcb3', 'pcb4', 'pipe_fryum'}
 EXPERIMENTS = {'patchcore', 'fapm', 'fbft', 'dfm', 'costfilter', 'adpretrain'}
 FILTER_KEYS = {'experiment', 'method', 'category', 'setting', 'shots', 'task', 'seed', 'detector', 'features', 'row', 'profile',
-               'backbone', 'image_size', 'config', 'train_dist', 'infer_dist'}
+               'backbone', 'image_size', 'config', 'train_dist', 'infer_dist', 'routing'}
 KEY = ('paper', 'table', 'method', 'dataset', 'category', 'metric', 'backbone', 'resolution', 'shots', 'protocol')
 
 def read(paper):

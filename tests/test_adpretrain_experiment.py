@@ -1,0 +1,54 @@
+"The ADPretrain experiment notebook (nbs/experiments/adpretrain.ipynb) at tiny size on the embedded dataset."
+import json
+from pathlib import Path
+import pytest
+from adnb.run import main, run_experiment, resolve_params, find_experiment, ExperimentError
+
+NB = find_experiment('adpretrain')
+
+def test_profiles_resolve_before_the_kernel():
+    ci, name = resolve_params(NB, {})
+    assert name == 'ci' and (ci['image_size'], ci['crop'], ci['epochs'], ci['n_ref'], ci['max_anchors']) == (64, 0, 1, 64, 512)
+    paper, name = resolve_params(NB, dict(dataset='mvtec_ad'))
+    assert name == 'paper' and (paper['image_size'], paper['crop'], paper['epochs'], paper['n_ref'], paper['max_anchors']) == (256, 224, 10, 2048, 2048)
+
+@pytest.mark.parametrize('name,value,msg', [
+    ('metric', 'dot', "parameter metric must be one of l2 | cosine (got 'dot')"),
+    ('loss_variant', 'x', "parameter loss_variant must be one of paper | code (got 'x')"),
+])
+def test_bad_parameter_refused_before_the_kernel(tmp_path, name, value, msg):
+    with pytest.raises(SystemExit) as e: main(['run', 'adpretrain', '-p', name, value, '--reports', str(tmp_path/'rep')])
+    assert e.value.code == f'adnb: {msg}'
+
+def test_leak_guard_refuses_the_evaluation_category(tmp_path):
+    with pytest.raises(ExperimentError, match=r"include the evaluation category \['puck'\]"):
+        run_experiment('adpretrain', dict(category='puck', pretrain_categories=['brick', 'puck']), reports=tmp_path/'rep', progress=False)
+
+P = dict(category='puck', pretrain_categories=['brick'], image_size=32, max_steps=1, batch_size=8, fewshot=[2], tsne_points=100, n_gallery=2)
+
+def test_tiny_run_rows_and_pretraining_record(tmp_path):
+    "Six Table-1 rows + three few-shot rows; pretraining categories recorded; the pretraining checkpoint is saved."
+    out = run_experiment('adpretrain', P, reports=tmp_path/'rep', progress=False)
+    r = json.loads((out/'results.json').read_text())
+    rows = r['results']
+    assert r['experiment'] == 'adpretrain' and r['pretrain']['categories'] == ['brick'] and r['pretrain']['history'][0]['steps'] == 1
+    full = [(x['detector'], x['features']) for x in rows if x['setting'] == 'full']
+    assert full == [(d, f) for d in ('patchcore', 'padim', 'featurenorm') for f in ('original', 'pretrained')]
+    few = [(x['detector'], x['features'], x['shots']) for x in rows if x['setting'] == 'fewshot']
+    assert few == [('patchcore', 'original', 2), ('patchcore', 'pretrained', 2), ('featurenorm', 'pretrained', 2)]
+    assert all(x['pretrain_categories'] == ['brick'] and 0 <= x['image_auroc'] <= 1 and 'aupro_30' in x for x in rows)
+    assert [x['n_refs'] for x in rows] == [0, 8, 0, 8, 0, 8, 0, 2, 2] and r['table7']['paper_dinov2_b']['params_m'] == 21.3
+    assert Path(r['pretrain']['checkpoint']).is_file()
+
+@pytest.mark.slow
+def test_saved_pretraining_is_reused(tmp_path):
+    "`pretrained = path` skips pretraining, keeps its categories, and scores exactly as the run that saved it."
+    p = dict(P, detectors=['featurenorm'], fewshot=[])
+    r = json.loads((run_experiment('adpretrain', p, reports=tmp_path/'rep', progress=False)/'results.json').read_text())
+    rows = r['results']
+    ck = r['pretrain']['checkpoint']
+    out2 = run_experiment('adpretrain', dict(p, pretrained=ck, detectors=['featurenorm'], fewshot=[]), reports=tmp_path/'rep2', progress=False)
+    r2 = json.loads((out2/'results.json').read_text())
+    assert r2['pretrain']['categories'] == ['brick'] and r2['pretrain']['checkpoint'] == ck
+    same = {x['features']: x['image_auroc'] for x in rows}
+    assert {x['features']: x['image_auroc'] for x in r2['results']} == same       # the loaded projectors score identically
