@@ -429,7 +429,8 @@ def batch_command(a)->None:
         s = run_batch(a.grid, a.root, a.engine, a.jobs, a.address, a.retries, progress=not a.no_progress)
     except (GridError, ExperimentError, ParameterError) as e: raise SystemExit(f"adnb: {e}") from None
     except KeyboardInterrupt as e:
-        print(f"adnb: {e if isinstance(e, BatchInterrupted) else 'interrupted'}", file=sys.stderr); raise SystemExit(130) from None
+        print(f"adnb: {e if isinstance(e, BatchInterrupted) else 'interrupted'}", file=sys.stderr); sys.stdout.flush(); sys.stderr.flush()
+        os._exit(130)   # batch.json is saved and the workers are stopped: skip the process pool's exit-time joins, which can block
     c = s['counts']
     print(f"adnb: batch {s['name']}: {c['done']} done, {c['skipped']} skipped (complete before), {c['failed']} failed; "
           f"summary in {Path(s['root'])/'batch.json'}")

@@ -30,7 +30,7 @@ def grid(tmp_path, text, name='g.yaml'):
     g = tmp_path/name; g.write_text(text.replace('{nb}', str(nb))); return g
 
 def cli(*args, **kw):
-    return subprocess.Popen([sys.executable, '-c', 'from adnb.run import main; main()', *map(str, args)],
+    return subprocess.Popen([sys.executable, '-X', 'faulthandler', '-c', 'from adnb.run import main; main()', *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 def seeds_run(log:Path)->list[int]: return sorted(int(l) for l in log.read_text().split()) if log.exists() else []
@@ -177,7 +177,10 @@ def test_sigint_interrupts_marks_and_resumes(tmp_path, monkeypatch):
     p = cli('batch', g, '--root', b, '--no-progress')
     _wait_for(tmp_path/'log', p); time.sleep(0.5)
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=60)
+    try: out, err = p.communicate(timeout=90)
+    except subprocess.TimeoutExpired:                   # say where it hangs: the batch process's Python stacks (faulthandler)
+        p.send_signal(signal.SIGABRT); out, err = p.communicate(timeout=30)
+        pytest.fail(f'adnb batch did not exit 90 s after SIGINT (rc {p.returncode}); stderr:\n{err[-6000:]}')
     assert p.returncode == 130 and 'adnb: batch interrupted; finished runs are kept in' in err
     s = json.loads((b/'batch.json').read_text())
     assert s['status'] == 'interrupted' and s['runs'][0]['status'] == 'interrupted'
