@@ -422,6 +422,8 @@ def add_batch(sub):
 
 def batch_command(a)->None:
     "Run a parsed `adnb batch` command; one-line errors, exit 1 when a run failed, 130 on Ctrl-C."
+    # a process started in the background by a script inherits SIGINT ignored; `kill -INT` / Ctrl-C must still stop the batch
+    if threading.current_thread() is threading.main_thread(): signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if a.dry_run:
             try: return print(dry_run(a.grid, a.root))
