@@ -11,8 +11,8 @@ import csv, json, operator, platform, re
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['ParameterError', 'parse_spec', 'describe_spec', 'check_value', 'check_params', 'resolve_profile', 'check_declared',
-           'use_params', 'env_info', 'write_results']
+__all__ = ['ParameterError', 'parse_spec', 'describe_spec', 'check_value', 'check_params', 'resolve_profile', 'profile_banner',
+           'check_declared', 'use_params', 'env_info', 'write_results']
 
 # %% ../nbs/25_experiment.ipynb #3fed605c
 class ParameterError(ValueError):
@@ -122,6 +122,24 @@ def resolve_profile(given:dict,    # parameters set explicitly (`-p`, or non-Non
     if 'profile' in defaults: out['profile'] = name
     return out, name
 
+# %% ../nbs/25_experiment.ipynb #17311dd5
+def profile_banner(profile:str|None # the resolved profile
+                  )->str|None:
+    "The one-paragraph warning a `ci`-profile report opens with; None for any other profile."
+    if profile != 'ci': return None
+    return ("Pipeline check (profile ci): this run uses CI-size settings (small images, few epochs or steps, small "
+            "networks) so that it finishes in about a minute on a CPU. Its numbers show that the pipeline runs end to end; "
+            "they do not measure the method. For the paper's settings run with -p profile paper (the default on real data).")
+
+def _show_banner(text:str):
+    "Display `text` as a highlighted banner (HTML with a plain-text fallback); prints when there is no IPython display."
+    import html
+    try: from IPython.display import display
+    except ImportError: print(text); return
+    h = ('<div class="adnb-banner" style="border-left:6px solid #d68910;background:#fdf2e9;padding:8px 12px;'
+         f'margin:6px 0 12px;max-width:900px"><b>⚠ {html.escape(text.split(":")[0])}:</b>{html.escape(text.split(":", 1)[1])}</div>')
+    display({'text/html': h, 'text/plain': text}, raw=True)
+
 # %% ../nbs/25_experiment.ipynb #eb1e7d0d
 def check_declared(defaults:dict, # the parameters cell
                    specs:dict,    # SPECS
@@ -152,6 +170,7 @@ def use_params(ns:dict,       # the notebook's namespace: `globals()`
     resolved = check_params(resolved, specs)
     ns.update(resolved)
     if name: print(f"profile {name}: " + ', '.join(f'{k}={resolved[k]!r}' for k in sorted({k for v in profiles.values() for k in v})))
+    if banner := profile_banner(name): _show_banner(banner)
     return resolved
 
 # %% ../nbs/25_experiment.ipynb #3fc99728

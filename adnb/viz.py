@@ -17,11 +17,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 # %% auto #0
-__all__ = ['STATIC', 'HEADERS', 'STAT_COLS', 'plotly_js', 'loader_html', 'init_report', 'fig_html', 'mimebundle', 'show',
-           'png_bytes', 'png_uri', 'jpeg_uri', 'colorize', 'as_image', 'count_str', 'metrics_table', 'gallery',
-           'stratified_pick', 'stratified_gallery', 'kde_figure', 'tsne_figure', 'counts_at', 'rates', 'prf_at',
-           'explorer_data', 'pixel_counts', 'stats_row', 'stats_table', 'static_explorer', 'threshold_explorer',
-           'report_sections', 'export_html']
+__all__ = ['STATIC', 'HEADERS', 'STAT_COLS', 'plotly_js', 'loader_html', 'init_report', 'fig_html', 'mimebundle',
+           'figure_caption', 'show', 'png_bytes', 'png_uri', 'jpeg_uri', 'colorize', 'as_image', 'count_str',
+           'metrics_table', 'gallery', 'stratified_pick', 'stratified_gallery', 'training_curves', 'kde_figure',
+           'tsne_figure', 'counts_at', 'rates', 'prf_at', 'explorer_data', 'pixel_counts', 'stats_row', 'stats_table',
+           'static_explorer', 'threshold_explorer', 'report_sections', 'export_html']
 
 # %% ../nbs/20_viz.ipynb #3d887f04
 STATIC = Path(__file__).parent/'static' if '__file__' in globals() else Path('../adnb/static')
@@ -72,10 +72,21 @@ def mimebundle(fig:go.Figure)->dict:
     return {'application/vnd.plotly.v1+json': json.loads(fig.to_json()), 'text/html': html,
             'text/plain': f'<plotly figure: {t or "untitled"}>'}
 
-def show(fig:go.Figure):
-    "Display `fig` so that it renders in JupyterLab, VS Code, exported HTML (offline), Voila and Quarto."
+# %% ../nbs/20_viz.ipynb #58e1ab29
+def figure_caption(text:str, # what the figure shows, with units
+                   label:str='Figure'):
+    "Display `text` as a caption (HTML with a plain-text fallback) under the previous output."
+    from IPython.display import display
+    import html
+    h = (f'<p class="adnb-caption" style="font-size:90%;color:#333;max-width:900px;margin:2px 0 16px">'
+         f'<b>{html.escape(label)}.</b> {html.escape(text)}</p>')
+    display({'text/html': h, 'text/plain': f'{label}. {text}'}, raw=True)
+
+def show(fig:go.Figure, caption:str|None=None):
+    "Display `fig` so that it renders in JupyterLab, VS Code, exported HTML (offline), Voila and Quarto; `caption` under it."
     from IPython.display import display
     display(mimebundle(fig), raw=True)
+    if caption: figure_caption(caption)
 
 # %% ../nbs/20_viz.ipynb #0e5e703c
 def _np(x): return x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
@@ -192,6 +203,28 @@ def stratified_gallery(images, masks, maps, scores, defects, per_type:int=1, see
     pick = stratified_pick(defects, per_type, seed)
     return gallery([images[i] for i in pick], None if masks is None else [masks[i] for i in pick], [maps[i] for i in pick],
                    [f'{defects[i]} · #{i} · score {float(scores[i]):.3f}' for i in pick], **kw)
+
+# %% ../nbs/20_viz.ipynb #49dd78b9
+def training_curves(history:dict,          # name -> per-epoch values; `val_*` keys go to the right axis
+                    title:str='Training',
+                    x:str='epoch'          # key holding the x values (default: 1, 2, ...)
+                   )->go.Figure:
+    "Per-epoch objective(s) (left axis) and validation metric(s) (`val_*`, right axis) in one figure."
+    h = {k: [None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v) for v in vs] for k, vs in history.items()}
+    xs = h.pop(x, None)
+    if not h: raise ValueError('training_curves: history holds no curve (a dict of name -> per-epoch values)')
+    n = {k: len(v) for k, v in h.items()}
+    xs = xs or list(range(1, max(n.values()) + 1))
+    if bad := {k: m for k, m in n.items() if m > len(xs)}: raise ValueError(f'training_curves: {bad} have more values than {x} ({len(xs)})')
+    fig = make_subplots(specs=[[{'secondary_y': True}]])
+    for k, v in h.items():
+        fig.add_trace(go.Scatter(x=xs[:len(v)], y=v, name=k, mode='lines+markers', connectgaps=False,
+                                 line=dict(dash='dot' if k.startswith('val_') else 'solid')), secondary_y=k.startswith('val_'))
+    fig.update_layout(title=title, height=340, width=760, legend=dict(orientation='h', y=-0.25))
+    fig.update_xaxes(title_text=x)
+    fig.update_yaxes(title_text='training objective', secondary_y=False)
+    fig.update_yaxes(title_text='validation metric', secondary_y=True, showgrid=False)
+    return fig
 
 # %% ../nbs/20_viz.ipynb #268b2c2b
 def kde_figure(scores, labels, title:str='scores', threshold:float|None=None,
