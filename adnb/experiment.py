@@ -12,7 +12,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['ParameterError', 'parse_spec', 'describe_spec', 'check_value', 'check_params', 'resolve_profile', 'profile_banner',
-           'check_declared', 'use_params', 'env_info', 'write_results']
+           'check_declared', 'check_rules', 'use_params', 'env_info', 'write_results']
 
 # %% ../nbs/25_experiment.ipynb #3fed605c
 class ParameterError(ValueError):
@@ -158,16 +158,37 @@ def check_declared(defaults:dict, # the parameters cell
     for k in {k for v in profiles.values() for k in v}:
         if lack := [n for n, v in profiles.items() if k not in v]: raise ValueError(f"parameter {k} is None by default but profile(s) {lack} do not set it")
 
+# %% ../nbs/25_experiment.ipynb #0e0c2b44
+_RULE_BUILTINS = {k: __builtins__[k] if isinstance(__builtins__, dict) else getattr(__builtins__, k)
+                  for k in ('len', 'all', 'any', 'min', 'max', 'set', 'sorted', 'isinstance', 'int', 'float', 'str', 'bool', 'list')}
+
+def _rule_names(expr:str)->list[str]:
+    import ast
+    ns = [n for n in ast.walk(ast.parse(expr, mode='eval')) if isinstance(n, ast.Name)]
+    bound = {n.id for n in ns if isinstance(n.ctx, ast.Store)}             # comprehension variables
+    return sorted({n.id for n in ns} - bound - set(_RULE_BUILTINS))
+
+def check_rules(params:dict, # resolved, typed parameters
+                rules:list   # RULES: (expression, message) pairs
+               )->None:
+    "Refuse parameters that break a rule: `ParameterError` with the rule's message and the values it read."
+    for expr, msg in rules or []:
+        names = _rule_names(expr)
+        if missing := [n for n in names if n not in params]: raise ValueError(f"RULES: {expr!r} reads unknown parameter(s) {missing}")
+        if not eval(compile(expr, '<RULES>', 'eval'), {**params, '__builtins__': _RULE_BUILTINS}):
+            raise ParameterError(f"parameters break a rule: {msg} (" + ', '.join(f'{n}={params[n]!r}' for n in names) + ')')
+
 # %% ../nbs/25_experiment.ipynb #6695f54d
 def use_params(ns:dict,       # the notebook's namespace: `globals()`
                specs:dict,    # SPECS
                profiles:dict|None=None # PROFILES
               )->dict:
-    "Notebook side: fill `None` parameters from the profile, check all, write the typed values back into `ns`; returns them."
+    "Notebook side: fill `None` parameters from the profile, check all (and `ns['RULES']`), write the typed values back into `ns`; returns them."
     params = {k: ns[k] for k in specs}
     check_declared({k: (None if any(k in v for v in (profiles or {}).values()) else v) for k, v in params.items()}, specs, profiles or {})
     resolved, name = resolve_profile(params, params, profiles or {}) if profiles else (params, None)
     resolved = check_params(resolved, specs)
+    check_rules(resolved, ns.get('RULES'))
     ns.update(resolved)
     if name: print(f"profile {name}: " + ', '.join(f'{k}={resolved[k]!r}' for k in sorted({k for v in profiles.values() for k in v})))
     if banner := profile_banner(name): _show_banner(banner)

@@ -11,7 +11,7 @@ import argparse, ast, json, logging, os, signal, sys, threading, time
 from datetime import datetime
 from pathlib import Path
 from .config import SettingsError, get_setting
-from .experiment import ParameterError, check_declared, check_params, resolve_profile
+from .experiment import ParameterError, check_declared, check_params, check_rules, resolve_profile
 
 class ExperimentError(ValueError):
     "An unknown experiment or parameter, or a run that failed."
@@ -22,9 +22,9 @@ class RunInterrupted(KeyboardInterrupt):
 
 # %% auto #0
 __all__ = ['PATH_PARAMS', 'ExperimentError', 'RunInterrupted', 'experiments_dir', 'list_experiments', 'find_experiment',
-           'parse_value', 'notebook_parameters', 'notebook_specs', 'resolve_path_params', 'resolve_params',
-           'make_report_dir', 'mark_interrupted', 'execute', 'run_experiment', 'describe_experiment', 'add_fit_predict',
-           'fit_predict_command', 'main']
+           'parse_value', 'notebook_parameters', 'notebook_specs', 'notebook_rules', 'resolve_path_params',
+           'resolve_params', 'make_report_dir', 'mark_interrupted', 'execute', 'run_experiment', 'describe_experiment',
+           'add_fit_predict', 'fit_predict_command', 'main']
 
 # %% ../nbs/30_run.ipynb #a6fdb96d
 def experiments_dir()->Path:
@@ -77,6 +77,10 @@ def notebook_specs(nb_path:Path)->tuple[dict, dict]:
     lit = _literals(nb_path, 'parameter-specs') or {}
     return lit.get('SPECS', {}), lit.get('PROFILES', {})
 
+def notebook_rules(nb_path:Path)->list:
+    "`RULES` of the cell tagged `parameter-specs` (pairs of expression and message); `[]` when there are none."
+    return (_literals(nb_path, 'parameter-specs') or {}).get('RULES', [])
+
 # %% ../nbs/30_run.ipynb #682ed161
 PATH_PARAMS = ('data_root', 'weights')
 
@@ -104,7 +108,11 @@ def resolve_params(nb:Path,     # experiment notebook
     try: check_declared(known, specs, profiles)
     except ValueError as e: raise ExperimentError(f"{nb}: {e}") from None
     resolved, name = resolve_profile(given, known, profiles)
-    return check_params(resolved, specs), name
+    resolved = check_params(resolved, specs)
+    try: check_rules(resolved, notebook_rules(nb))
+    except ParameterError: raise
+    except (ValueError, SyntaxError) as e: raise ExperimentError(f"{nb}: {e}") from None
+    return resolved, name
 
 # %% ../nbs/30_run.ipynb #09511d01
 def make_report_dir(root:str|Path, # reports root
