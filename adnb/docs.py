@@ -10,8 +10,9 @@ import json, re, shutil, subprocess, sys, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SKIP_FLAGS', 'COURSE', 'STORED', 'MAX_NB_BYTES', 'nb_title', 'directives', 'strip_directives', 'has_outputs',
-           'page_tags', 'page_notebook', 'report_notebooks', 'stage_site', 'build_docs', 'sections', 'refresh_outputs']
+__all__ = ['SKIP_FLAGS', 'STORED', 'MAX_NB_BYTES', 'COURSE', 'nb_title', 'sections', 'directives', 'strip_directives',
+           'has_outputs', 'page_tags', 'page_notebook', 'report_notebooks', 'stage_site', 'build_docs',
+           'refresh_outputs']
 
 # %% ../nbs/35_docs.ipynb #0218e1e9
 def nb_title(nb)->str:
@@ -24,6 +25,17 @@ def nb_title(nb)->str:
 
 # %% ../nbs/35_docs.ipynb #f101ad33
 SKIP_FLAGS = ('slow', 'cuda')
+STORED = ('See it work', 'Exercises')
+MAX_NB_BYTES = 1_500_000
+
+def sections(nb)->list[str]:
+    "The `## ` section each cell belongs to ('' before the first one)."
+    cur, out = '', []
+    for c in nb.cells:
+        if c.cell_type == 'markdown' and (m := re.search(r'^##\s+(.+)$', c.source, re.M)) and not c.source.lstrip().startswith('###'):
+            cur = m.group(1).strip()
+        out.append(cur)
+    return out
 _DIRECTIVE = re.compile(r'^\s*#\|\s*([\w-]+)(.*)$')
 
 def directives(src:str)->dict:
@@ -64,9 +76,10 @@ def page_notebook(nb, report:bool=False):
     "A copy of `nb` as its docs page: directive lines dropped, cells tagged (`page_tags`)."
     import nbformat
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
-    for c in nb.cells:
+    for c, sec in zip(nb.cells, sections(nb)):
         if c.cell_type != 'code': continue
         tags = page_tags(c.source, c, report)
+        if sec.startswith(STORED[0]) and 'hide-cell' in tags: tags[tags.index('hide-cell')] = 'hide-input'   # See it work: outputs shown
         c.metadata['tags'] = [*[t for t in c.metadata.get('tags', []) if t not in tags], *tags]
         c.source = strip_directives(c.source)
     return nb
@@ -197,20 +210,9 @@ def build_docs(nbs:str|Path='nbs',          # library notebooks (nbs/*.ipynb, nb
     return out
 
 # %% ../nbs/35_docs.ipynb #1ef4803f
-STORED = ('See it work', 'Exercises')
-MAX_NB_BYTES = 1_500_000
-
-def sections(nb)->list[str]:
-    "The `## ` section each cell belongs to ('' before the first one)."
-    cur, out = '', []
-    for c in nb.cells:
-        if c.cell_type == 'markdown' and (m := re.search(r'^##\s+(.+)$', c.source, re.M)) and not c.source.lstrip().startswith('###'):
-            cur = m.group(1).strip()
-        out.append(cur)
-    return out
-
 def refresh_outputs(paths:list,                 # notebooks to refresh in place
                     stored:tuple|None=STORED,   # sections whose outputs are kept; None: every cell (course notebooks)
+                    flags:tuple=(),             # `#|` flags to run anyway (e.g. ('slow',) for 20_viz's report example)
                     timeout:int=600)->dict:
     "Execute each notebook and store the outputs of its `stored` sections; nbdev-clean it; {path: size in bytes}."
     import nbformat
@@ -220,7 +222,7 @@ def refresh_outputs(paths:list,                 # notebooks to refresh in place
     for p in map(Path, paths):
         nb = nbformat.read(p, as_version=4); run = nbformat.from_dict(json.loads(json.dumps(nb)))
         for c in run.cells:
-            if c.cell_type == 'code' and directives(c.source).keys() & set(SKIP_FLAGS): c.metadata['tags'] = [*c.metadata.get('tags', []), 'skip-execution']
+            if c.cell_type == 'code' and directives(c.source).keys() & (set(SKIP_FLAGS) - set(flags)): c.metadata['tags'] = [*c.metadata.get('tags', []), 'skip-execution']
         t0 = time.perf_counter()
         NotebookClient(run, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(p.parent.resolve())}},
                        skip_cells_with_tag='skip-execution').execute()
