@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, replace, asdict
 from pathlib import Path
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
-from .config import get_setting
+from .config import get_setting, stage
 
 # %% auto #0
 __all__ = ['IMG_EXTS', 'MVTEC_LAYOUT', 'BTAD_LAYOUT', 'LOCO_LAYOUT', 'VISA_LAYOUT', 'REALIAD_LAYOUT', 'FOLDER_LAYOUT', 'LOADERS',
@@ -356,11 +356,17 @@ class Geometry:
     crop: tuple = ()           # (top, left, height, width) of the crop in padded-original pixels, () = none
 
 # %% ../nbs/01_datasets.ipynb #e1a90002
+def _upright(im:Image.Image)->Image.Image:
+    "`im` turned as its EXIF Orientation tag says (phones and cameras store JPEGs sideways plus a tag); unchanged without one."
+    try: o = im.getexif().get(0x0112, 1)
+    except Exception: o = 1                               # unreadable EXIF block: the pixels as stored
+    return ImageOps.exif_transpose(im) if o not in (None, 1) else im
+
 def _pixels(path, what:str='image')->np.ndarray:
-    "Fully decoded pixels of `path`: (H, W) gray or (H, W, 3) colour with palette applied and alpha dropped."
+    "Fully decoded pixels of `path`, upright (EXIF orientation applied): (H, W) gray or (H, W, 3) colour with palette applied and alpha dropped."
     try:
         with Image.open(path) as im:
-            im.load(); m = im.mode
+            im.load(); im = _upright(im); m = im.mode
             if m in ('P', 'PA'): return np.asarray(im.convert('RGBA'))[..., :3]
             if m in ('RGBA', 'RGBX'): return np.asarray(im)[..., :3]
             if m == 'LA': return np.asarray(im)[..., 0]
@@ -507,6 +513,7 @@ def check_records(records:list[Record], # records of one category, as a loader r
                  )->dict:
     "Decode every test image and mask before fitting; bad files raise a DatasetError naming them; returns counts."
     t0 = time.perf_counter(); bad, empty = [], []
+    stage('data', f"checking {sum(train or r.split == 'test' for r in records)} images" + (f" of {records[0].category}" if records else ''))
     for r in (r for r in records if train or r.split == 'test'):
         try:
             shape = read_image(r.image).shape[:2]
@@ -535,6 +542,7 @@ def kshot(records:list[Record], # records of one category (train split used)
           seed:int=0            # selection seed
          )->list[Record]:
     "The k training records chosen by a seeded permutation of the sorted train files; test records unchanged."
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)): raise DatasetError(f"k (shots) must be a whole number, got {k!r} ({type(k).__name__})")
     tr = sorted((r for r in records if r.split == 'train'), key=lambda r: r.image)
     if k < 1 or k > len(tr): raise DatasetError(f"k={k} shots asked for but the train split has {len(tr)} images")
     idx = np.random.default_rng(seed).permutation(len(tr))[:k]
