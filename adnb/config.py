@@ -12,7 +12,7 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['DEFAULTS', 'PATH_KEYS', 'SettingsError', 'find_settings', 'get_setting', 'setting_source', 'get_device',
-           'setting_int', 'seed_everything', 'check_settings', 'stage']
+           'setting_int', 'seed_everything', 'check_settings', 'stage', 'offline_env']
 
 # %% ../nbs/00_config.ipynb #4f32bea8
 DEFAULTS = {
@@ -60,7 +60,10 @@ def get_setting(key:str,               # a key of DEFAULTS, e.g. 'mvtec_ad', 'we
     if f is not None:
         cp = configparser.ConfigParser()
         try: cp.read(f)
-        except configparser.Error as e: raise SettingsError(f"cannot parse {f}: {e}") from e
+        except configparser.Error as e:
+            line = getattr(e, 'lineno', None)
+            raise SettingsError(f"cannot parse {f}" + (f" (line {line})" if line else '') + f": {str(e).splitlines()[0]} "
+                                "(settings.ini is INI: [section] lines, then key = value)") from None
         if cp.has_option(sec, key): val, base = cp.get(sec, key).strip(), f.parent
     env = os.environ.get(f'ADNB_{key.upper()}')
     if env is not None: val, base = env.strip(), Path.cwd()
@@ -125,3 +128,24 @@ def stage(name:str,      # what starts now: data | features | memory | scoring |
     try:
         with open(f, 'a') as fh: fh.write(json.dumps(dict(t=time.time(), stage=str(name), detail=str(detail))) + '\n')
     except OSError: pass
+
+# %% ../nbs/00_config.ipynb #d0558c21
+def _reachable(host:str, port:int, timeout:float)->bool:
+    "True when a TCP connection to host:port opens within `timeout` seconds (DNS included)."
+    import socket, threading
+    ok = []
+    def probe():
+        try: socket.create_connection((host, port), timeout=timeout).close(); ok.append(True)
+        except OSError: pass
+    t = threading.Thread(target=probe, daemon=True); t.start(); t.join(timeout + 0.5)
+    return bool(ok)
+
+_NET = {}
+
+def offline_env(host:str='huggingface.co', # the weights hub
+                timeout:float=3.           # seconds the probe may take
+               )->dict:
+    "`{'ADNB_OFFLINE': '1', 'HF_HUB_OFFLINE': '1'}` when the hub cannot be reached and the user set neither variable, else `{}`; probed once per process."
+    if any(k in os.environ for k in ('ADNB_OFFLINE', 'HF_HUB_OFFLINE')): return {}
+    if host not in _NET: _NET[host] = _reachable(host, 443, timeout)
+    return {} if _NET[host] else {'ADNB_OFFLINE': '1', 'HF_HUB_OFFLINE': '1'}

@@ -506,6 +506,10 @@ def find_duplicates(records:list[Record])->list[tuple[Record, Record]]:
 # %% ../nbs/01_datasets.ipynb #c4ec0003
 def _names(rs, k=5): return ', '.join(rs[:k]) + (f' ... ({len(rs)} in all)' if len(rs) > k else '')
 
+def _warn(msg:str):
+    "A data warning: in the notebook (`warnings.warn`) and on the terminal of `adnb run` (the progress channel)."
+    warnings.warn(msg, stacklevel=3); stage('warning', msg)
+
 def check_records(records:list[Record], # records of one category, as a loader returns them
                   masks:bool=True,      # also decode masks: size vs image, empty-mask warnings/error
                   train:bool=False,     # also decode train/val images (test images are always decoded)
@@ -526,10 +530,10 @@ def check_records(records:list[Record], # records of one category, as a loader r
     if not an or len(an) == len(test): raise DatasetError(f"the test split needs normal and anomalous images: it has {len(test) - len(an)} normal, {len(an)} anomalous")
     withm = [r for r in an if r.masks]; emt = [r for r in empty if r.split == 'test']
     if masks and withm and len(emt) == len(withm): raise DatasetError(f"every mask of the test split is empty (no pixel != 0), {len(withm)} masks, e.g. {withm[0].masks[0]}: check mask_dir and the mask files")
-    if empty: warnings.warn(f"{len(empty)} anomalous image(s) have an empty mask (no pixel != 0): {_names([r.image for r in empty])}")
+    if empty: _warn(f"{len(empty)} anomalous image(s) have an empty mask (no pixel != 0): {_names([r.image for r in empty])}")
     dups = find_duplicates(records)
-    if dups: warnings.warn(f"{len(dups)} pair(s) of byte-identical images in different splits/labels (a test image copied into train?): "
-                           + _names([f'{a.image} ({a.split}, label {a.label}) == {b.image} ({b.split}, label {b.label})' for a, b in dups], 3))
+    if dups: _warn(f"{len(dups)} pair(s) of byte-identical images in different splits/labels (a test image copied into train?): "
+                   + _names([f'{a.image} ({a.split}, label {a.label}) == {b.image} ({b.split}, label {b.label})' for a, b in dups], 3))
     defects = {}
     for r in an: defects[r.defect] = defects.get(r.defect, 0) + 1
     return dict(n_train=sum(r.split == 'train' for r in records), n_test_normal=len(test) - len(an), n_test_anomalous=len(an),
