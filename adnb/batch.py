@@ -100,14 +100,16 @@ def run_id(experiment:str,  # experiment name (the notebook's stem)
     key = json.dumps(dict(experiment=experiment, params=params, adnb=version or adnb.__version__), sort_keys=True, default=str)
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
-def plan(grid:dict # from `load_grid`
+def plan(grid:dict,     # from `load_grid`
+         data:bool=True  # also look up every run's data (`check_data`); `--dry-run` lists runs without
         )->list[dict]:
     "The grid's runs checked against their notebooks, with resolved parameters, ids and folders; a run listed twice is kept once."
     out, seen = [], set()
     for r in grid['runs']:
         try:
             nb = find_experiment(r['experiment'])
-            resolved, _ = resolve_params(nb, resolve_path_params(r['params'])); check_data(resolved)
+            resolved, _ = resolve_params(nb, resolve_path_params(r['params']))
+            if data: check_data(resolved)
         except (ExperimentError, ParameterError) as e: raise GridError(f"{grid['path']}: experiments[{r['entry']}] ({r['experiment']}): {e}") from None
         rid = run_id(nb.stem, resolved)
         if rid in seen: continue
@@ -332,7 +334,7 @@ def _params_str(p:dict)->str: return ' '.join(f'{k}={v}' for k, v in p.items())
 # %% ../nbs/40_batch.ipynb #e28b86b6
 def dry_run(grid_path:str|Path, root:str|Path|None=None)->str:
     "The expanded runs, one line each: id, status in the batch folder (complete | failed | missing), experiment, parameters."
-    grid = load_grid(grid_path); runs = plan(grid); root = batch_root(grid, root)
+    grid = load_grid(grid_path); runs = plan(grid, data=False); root = batch_root(grid, root)
     def status(r): return 'complete' if is_complete(root/r['folder']) else 'failed' if (root/'.failed'/r['id']).exists() else 'missing'
     st = [status(r) for r in runs]
     lines = [f"{grid_path}: {len(runs)} runs ({st.count('complete')} complete, {len(runs) - st.count('complete')} to run) in {root}"]

@@ -198,16 +198,31 @@ def mark_interrupted(report:Path,        # the partial report papermill wrote
     return report
 
 # %% ../nbs/30_run.ipynb #33ed017a
-def ipc_kernel_manager(folder:str|Path):
-    "A kernel-manager class whose kernels talk over Unix sockets in the private `folder`: no TCP port, no 'Kernel is running over TCP without encryption' warning."
+def ipc_kernel_manager(folder:str|Path, # private folder for the sockets (and `kernel.log`)
+                       ipc:bool=True      # Unix sockets; False keeps TCP (e.g. on Windows)
+                      ):
+    "A kernel-manager class: sockets in the private `folder` (no TCP port, no 'running over TCP without encryption' warning), the kernel process's own log in `folder/kernel.log` instead of the terminal."
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
-    class IPCKernelManager(AsyncKernelManager):
+    class AdnbKernelManager(AsyncKernelManager):
         @default('transport')
-        def _transport_default(self): return 'ipc'
+        def _transport_default(self): return 'ipc' if ipc else 'tcp'
         @default('ip')
-        def _ip_default(self): return os.path.join(str(folder), 'kernel')
-    return IPCKernelManager
+        def _ip_default(self): return os.path.join(str(folder), 'kernel') if ipc else '127.0.0.1'
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            # the kernel app's log (e.g. the 'KeyboardInterrupt caught in kernel' that jupyter_client's shutdown interrupt causes)
+            kw.setdefault('stderr', open(os.path.join(str(folder), 'kernel.log'), 'ab'))
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+    return AdnbKernelManager
+
+_KERNEL_NOISE = ('KeyboardInterrupt caught in kernel',)
+
+def _keep_kernel_log(private:Path, report:Path):
+    "Copy the kernel's own log beside the report when it says more than shutdown noise."
+    f = private/'kernel.log'
+    try: lines = [l for l in f.read_text(errors='replace').splitlines() if l.strip() and not any(n in l for n in _KERNEL_NOISE)]
+    except OSError: return
+    if lines and report.parent.is_dir(): shutil.copy(f, report.parent/'kernel.log')
 
 def _section(nb, i:int)->str|None:
     "The last markdown heading (level 2 or deeper) before cell `i`, or None."
@@ -276,7 +291,7 @@ def execute(nb:Path, report:Path, params:dict, progress:bool=True, grace:float=1
     private = Path(tempfile.mkdtemp(prefix='adnb-kernel-')); chan = private/'progress.jsonl'; chan.touch()
     env = {'ADNB_PROGRESS': str(chan), **offline_env()}   # the kernel inherits them; no network: weight look-ups fail fast
     relay = _Relay(chan, progress); relay.start(); saved = {k: os.environ.get(k) for k in env}; os.environ.update(env)
-    extra = dict(kernel_manager_class=ipc_kernel_manager(private)) if os.name == 'posix' else {}
+    extra = dict(kernel_manager_class=ipc_kernel_manager(private, ipc=os.name == 'posix'))
     if progress and 'ADNB_OFFLINE' in env:
         print("adnb: the weights hub (huggingface.co) cannot be reached: this run looks up weights in local files and caches only", file=sys.stderr)
     if progress: relay.say('starting the kernel')
@@ -297,7 +312,7 @@ def execute(nb:Path, report:Path, params:dict, progress:bool=True, grace:float=1
         for k, v in saved.items():
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
-        shutil.rmtree(private, ignore_errors=True)
+        _keep_kernel_log(private, report); shutil.rmtree(private, ignore_errors=True)
     return False, None
 
 # %% ../nbs/30_run.ipynb #1b3e15fb

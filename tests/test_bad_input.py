@@ -255,7 +255,7 @@ def tiny_run(tmp_path_factory):
 
 def test_no_kernel_tcp_warning(tiny_run):
     p, _ = tiny_run
-    assert 'without encryption' not in p.stderr and 'IPKernelApp' not in p.stderr
+    assert 'without encryption' not in p.stderr and 'IPKernelApp' not in p.stderr   # nor the kernel's own log lines
 
 def test_progress_per_stage(tiny_run):
     p, run = tiny_run
@@ -296,3 +296,10 @@ def test_nbconvert_declared():
     import tomllib
     deps = tomllib.loads((ROOT/'pyproject.toml').read_text())['project']['dependencies']
     assert any(d.startswith('nbconvert') for d in deps) and any(d.startswith('nbformat') for d in deps)
+
+def test_batch_wrong_data_folder_refused_before_any_run(tmp_path):
+    "A grid whose data root lacks the category: one line naming the entry and the category; no batch folder."
+    (tmp_path/'g.yaml').write_text(f"name: g\nexperiments:\n  - experiment: patchcore\n    fixed: {{dataset: mvtec_ad, category: bottle, data_root: {tmp_path/'nowhere'}}}\n")
+    msg = refused('batch', tmp_path/'g.yaml', '--root', tmp_path/'b')
+    assert msg.startswith(f"adnb: {tmp_path/'g.yaml'}: experiments[0] (patchcore): data check before the run (dataset mvtec_ad, category bottle)")
+    assert not (tmp_path/'b').exists()

@@ -14,6 +14,7 @@ def test_main_job_on_embedded(tmp_path):
     assert 0 <= row['image_auroc'] <= 1 and 0 <= row['aupro_30'] <= 1 and row['bank_size'] == round(0.1 * row['n_train'] * 8 * 8)
     assert (out/'patchcore.ipynb').stat().st_size < 2_000_000 and (out/'metrics.csv').exists()
 
+@pytest.mark.slow
 def test_padim_through_same_experiment(tmp_path):
     "PaDiM through the same cells, with a centre crop on both loaders (PaDiM refuses a test grid unlike the fitted one)."
     out = run_experiment('patchcore', dict(method='padim', image_size=64, crop=48, padim_d=50, layers=['blocks.1', 'blocks.2'],
