@@ -1,6 +1,7 @@
 import json, subprocess, sys
 import pytest
 from adnb.run import *
+from adnb.cli import main
 
 def test_main_job_on_embedded(tmp_path):
     "The README's main job at tiny size: executes the experiment notebook on the embedded dataset and writes results."
@@ -13,6 +14,7 @@ def test_main_job_on_embedded(tmp_path):
     assert 0 <= row['image_auroc'] <= 1 and 0 <= row['aupro_30'] <= 1 and row['bank_size'] == round(0.1 * row['n_train'] * 8 * 8)
     assert (out/'patchcore.ipynb').stat().st_size < 2_000_000 and (out/'metrics.csv').exists()
 
+@pytest.mark.slow
 def test_padim_through_same_experiment(tmp_path):
     "PaDiM through the same cells, with a centre crop on both loaders (PaDiM refuses a test grid unlike the fitted one)."
     out = run_experiment('patchcore', dict(method='padim', image_size=64, crop=48, padim_d=50, layers=['blocks.1', 'blocks.2'],
@@ -27,7 +29,7 @@ def test_unknown_parameter_and_experiment(tmp_path):
 
 
 def test_cli_errors():
-    p = subprocess.run([sys.executable, '-c', 'from adnb.run import main; main()', 'run', 'nope'], capture_output=True, text=True)
+    p = subprocess.run([sys.executable, '-c', 'from adnb.cli import main; main()', 'run', 'nope'], capture_output=True, text=True)
     assert p.returncode != 0 and "adnb: unknown experiment 'nope'" in p.stderr
 
 # --- parameter specs, profiles, report folder, Ctrl-C (issue 10) -------------------------------------------------
@@ -52,7 +54,7 @@ def tiny_nb(path, params=PARAMS, specs=SPECS, body=BODY):
     return path
 
 def cli(*args, **kw):
-    return subprocess.run([sys.executable, '-c', 'from adnb.run import main; main()', *args], capture_output=True, text=True, **kw)
+    return subprocess.run([sys.executable, '-c', 'from adnb.cli import main; main()', *args], capture_output=True, text=True, **kw)
 
 @pytest.mark.parametrize('name,value,msg', [
     ('image_size', 'abc', "parameter image_size must be a positive multiple of 8 (got 'abc')"),
@@ -162,7 +164,7 @@ def test_ctrl_c_marks_the_report_interrupted(tmp_path, stubborn):
     "SIGINT during a cell: exit 130, one line, the partial report says INTERRUPTED, the kernel is gone."
     body = BODY.replace('time.sleep(seconds)', 'import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(seconds)') if stubborn else BODY
     nb = tiny_nb(tmp_path/'tiny.ipynb', body=body)
-    proc = subprocess.Popen([sys.executable, '-c', 'from adnb.run import main; main()', 'run', str(nb), '-p', 'seconds', '120',
+    proc = subprocess.Popen([sys.executable, '-c', 'from adnb.cli import main; main()', 'run', str(nb), '-p', 'seconds', '120',
                              '--reports', str(tmp_path/'rep'), '--no-progress'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     kpid = int(_wait_for('tiny/*/kernel.pid', tmp_path/'rep').read_text()); time.sleep(1)
     proc.send_signal(signal.SIGINT)
@@ -186,7 +188,7 @@ def test_help_lists_fit_and_predict():
 def test_export_and_docs_commands(tmp_path, capsys):
     "`adnb export` writes one offline HTML file of a report; `adnb docs` builds the static site; errors are one line."
     import nbformat
-    from adnb.run import main
+    from adnb.cli import main
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('# Tiny report'), nbformat.v4.new_code_cell('6*7')])
     nb.cells[1].outputs = [nbformat.v4.new_output('execute_result', {'text/plain': '42'}, execution_count=1)]
     (tmp_path/'nbs').mkdir(); nbformat.write(nb, tmp_path/'nbs'/'00_tiny.ipynb')
@@ -202,5 +204,5 @@ def test_export_and_docs_commands(tmp_path, capsys):
 
 def test_list_into_closed_pipe():
     "`adnb list | head -1` ends quietly: no BrokenPipeError traceback."
-    p = subprocess.run(f"{sys.executable} -c 'from adnb.run import main; main()' list | head -c 10", shell=True, capture_output=True, text=True)
+    p = subprocess.run(f"{sys.executable} -c 'from adnb.cli import main; main()' list | head -c 10", shell=True, capture_output=True, text=True)
     assert 'Traceback' not in p.stderr and 'BrokenPipe' not in p.stderr
