@@ -171,6 +171,7 @@ def parser()->argparse.ArgumentParser:
     d.add_argument('--nbs', default='nbs'); d.add_argument('--out', default='_docs')
     d.add_argument('--reports', default=None, help='reports folder whose executed reports become pages (default: settings.ini [paths] reports)')
     d.add_argument('--execute', action='store_true', help='execute notebooks that store no outputs (jupyter-cache; slower); default: stored outputs only')
+    d.add_argument('--no-execute', action='store_true', help=argparse.SUPPRESS)   # the default now; kept for old scripts
     b = sub.add_parser('batch', help='run a grid of experiments (YAML) on this machine or a Ray cluster; resumable')
     b.add_argument('grid', help='grid file (e.g. grids/ci.yaml) or the name of one in grids/ (e.g. ci)')
     b.add_argument('--dry-run', action='store_true', help='list the expanded runs, their ids and status; run nothing')

@@ -1,3 +1,4 @@
+import re
 import json, subprocess, sys
 import pytest
 from adnb.run import *
@@ -193,11 +194,12 @@ def test_export_and_docs_commands(tmp_path, capsys):
     nb.cells[1].outputs = [nbformat.v4.new_output('execute_result', {'text/plain': '42'}, execution_count=1)]
     (tmp_path/'nbs').mkdir(); nbformat.write(nb, tmp_path/'nbs'/'00_tiny.ipynb')
     rep = tmp_path/'reports'/'patchcore'/'20260101-000000'; rep.mkdir(parents=True); nbformat.write(nb, rep/'patchcore.ipynb')
+    (rep/'results.json').write_text('{}')                                  # a finished run: the docs list it as a report
     main(['export', str(rep/'patchcore.ipynb'), '-o', str(tmp_path/'r.html')])
     assert '42' in (tmp_path/'r.html').read_text() and 'cdn.plot.ly' not in (tmp_path/'r.html').read_text()
-    main(['docs', '--nbs', str(tmp_path/'nbs'), '--out', str(tmp_path/'site'), '--reports', str(tmp_path/'reports'), '--no-execute'])
+    main(['docs', '--nbs', str(tmp_path/'nbs'), '--out', str(tmp_path/'site'), '--reports', str(tmp_path/'reports')])
     idx = (tmp_path/'site'/'index.html').read_text()
-    assert 'href="00_tiny.html">Tiny report<' in idx and 'reports/patchcore-20260101-000000.html' in idx
+    assert re.search(r'href="00_tiny.html"[^>]*>\s*Tiny report\s*<', idx) and 'reports/patchcore-20260101-000000.html' in idx
     assert (tmp_path/'site'/'reports'/'patchcore-20260101-000000.html').is_file()
     with pytest.raises(SystemExit, match=r"adnb: no notebook at .*nope.ipynb"): main(['export', str(tmp_path/'nope.ipynb')])
     with pytest.raises(SystemExit, match="adnb: no library notebooks"): main(['docs', '--nbs', str(rep), '--out', str(tmp_path/'x')])
