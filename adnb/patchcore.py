@@ -181,7 +181,8 @@ class PatchCore(nn.Module):
             raise ValueError(f"coreset_ratio must be in (0, 1] (the share of training patches kept in the memory bank), got {coreset_ratio!r}")
         self.config = dict(backbone=backbone, layers=None if layers is None else list(layers), patch_size=patch_size, pre_dim=pre_dim,
                            target_dim=target_dim, coreset_ratio=coreset_ratio, proj_dim=proj_dim, num_neighbors=num_neighbors,
-                           sigma=sigma, seed=seed, use_faiss=use_faiss, search=search, nprobe=nprobe, ef_search=ef_search)
+                           sigma=sigma, seed=seed, use_faiss=use_faiss)
+        if search != 'exact': self.config.update(search=search, **({'nprobe': nprobe} if search == 'ivf' else {'ef_search': ef_search}))   # exact: config as before
         self.meta = {}   # plain values saved with the model (image size, crop, thresholds); forward never reads them
         self.features = FeatureExtractor(backbone, layers, weights)
         self.patch_size, self.pre_dim, self.target_dim = patch_size, pre_dim, target_dim
