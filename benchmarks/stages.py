@@ -216,11 +216,12 @@ class Spec:
 class PatchCoreSpec(Spec):
     name = 'patchcore'
     def settings(self): return dict(backbone='efficientnet_lite0', layers=['blocks.2', 'blocks.4'], coreset_ratio=0.1,
-                                    num_neighbors=9, sigma=4.0, seed=0, use_faiss=self.a.use_faiss, image_size=self.size)
+                                    num_neighbors=9, sigma=4.0, seed=0, use_faiss=self.a.use_faiss, image_size=self.size,
+                                    search=getattr(self.a, 'search', 'exact'))
     def build(self):
         from adnb.patchcore import PatchCore
         s = self.settings(); return PatchCore(s['backbone'], s['layers'], coreset_ratio=s['coreset_ratio'], num_neighbors=s['num_neighbors'],
-                                              sigma=s['sigma'], seed=s['seed'], use_faiss=s['use_faiss'])
+                                              sigma=s['sigma'], seed=s['seed'], use_faiss=s['use_faiss'], search=s['search'])
     def fit(self, model, batches):
         from adnb.patchcore import fit_patchcore
         return fit_patchcore(model, batches, progress=False)
@@ -537,6 +538,7 @@ def parse(argv=None):
     p.add_argument('--steps', type=int, default=3, help='DFM steps per stage; ADPretrain max pretraining steps')
     p.add_argument('--width', type=int, default=8, help='CostFilter U-Net width'); p.add_argument('--n-ref', type=int, default=64)
     p.add_argument('--use-faiss', type=int, default=None, help='PatchCore/FAPM search backend (default: PatchCore 1, FAPM 0 as its experiment)')
+    p.add_argument('--search', default='exact', choices=['exact', 'ivf', 'hnsw'], help='patchcore: faiss index (approximate: recall printed)')
     p.add_argument('--threads', type=int, default=0, help='torch threads (0: as given by the environment)')
     p.add_argument('--compare', action='store_true', help='fapm: also PatchCore on the same images; costfilter: also AnomalyDINO (default on)')
     p.add_argument('--anomalib', action='store_true', help='patchcore, padim: side by side with anomalib (skipped when absent)')
@@ -572,6 +574,7 @@ def run(argv=None)->dict:
                data=dict(data=a.data, name=dname, category=cat, n_train=len(train), n_test=len(test), image_size=size),
                machine=dict(machine(a), peak_flops_per_s=peaks['flops_per_s'], peak_bytes_per_s=peaks['bytes_per_s'],
                             peak_probes='float32 GEMM 1024x1024 (best of 7); tensor copy 256 MiB (read+write, best of 7)'), **r)
+    if a.method == 'patchcore' and a.search != 'exact': rec['approximate_search'] = recall(model, spec, a.search)
     if a.method == 'fapm': rec['fapm_vs_patchcore'] = compare_fapm(a, train, test, size, peaks, rec, cuda)
     if a.method == 'costfilter': rec['costfilter_increment'] = costfilter_increment(a, spec, model, train, test, size, peaks, rec, cuda)
     if a.anomalib and a.method in ('patchcore', 'padim'):
@@ -589,6 +592,15 @@ def run(argv=None)->dict:
         out = Path(a.out) if a.out else ROOT/'reports'/'records'/f'stages_{a.method}_{dname}.json'
         out.parent.mkdir(parents=True, exist_ok=True); out.write_text(json.dumps(rec, indent=1, default=float) + '\n'); print('written', out)
     return rec
+
+def recall(model, spec, search)->dict:
+    "Recall@1 of the approximate index against exact search, on the patches of the first test batch."
+    from adnb.patchcore import knn, search_index
+    b = next(iter(spec.loader(spec.test)))
+    with torch.no_grad(): e = model.embed(b['image']).flatten(0, 2)
+    _, i0 = knn(model.memory_bank, e, 1, index=search_index(model.memory_bank)); d1, i1 = knn(model.memory_bank, e, 1, index=model.index())
+    r = float((i0 == i1).float().mean()); print(f'{search}: recall@1 {r:.4f} on {len(e)} test patches (compare the metrics with the exact record)')
+    return dict(search=search, recall_at_1=r, n_queries=len(e), note='metric change: compare `metrics` with the exact-search record of the same data')
 
 def compare_fapm(a, train, test, size, peaks, rec, cuda)->dict:
     "FAPM's claim: FPS against PatchCore (same images, backbone, search backend) at comparable AUROC, by the same stage timer."
