@@ -1,5 +1,5 @@
-"""The reproduction report: each paper's claims judged on our runs, every paper number beside ours only where the two
-measure the same thing, leaderboards, and one offline HTML page (`adnb report`).
+"""The reproduction report: every results row we have, beside every number the papers print, with every difference
+of setting spelled out; a leaderboard per dataset; one offline HTML page (`adnb report`).
 
 Docs: https://adnb-dev.github.io/adnb/report.html.md"""
 
@@ -185,7 +185,7 @@ def load_paper_tables(folder # holding <paper>.csv files (and claims.csv, which 
     df = pd.concat(frames, ignore_index=True)
     return df.assign(value=df.value.astype(float), sd=pd.to_numeric(df.sd.replace('', np.nan)))
 
-# %% ../nbs/41_report.ipynb #7874a211
+# %% ../nbs/41_report.ipynb #65e8eb83
 _PATH = re.compile(r'''(?<![\w./-])(?:/work|/tmp|/home|/root|/mnt|/data)(?:/[^\s'"(),;]+)+''')
 
 def sanitize_command(cmd) -> str:
@@ -364,7 +364,7 @@ def select(rows:list, filters:dict)->tuple[list, str]:
         rows = kept
     return rows, ''
 
-# %% ../nbs/41_report.ipynb #91681805
+# %% ../nbs/41_report.ipynb #93bb86ea
 CLASSES = ('like for like', 'different dataset', 'different categories', 'different setting', 'different metric kind',
            'different hardware', 'no value', 'ambiguous filter', 'no run', 'no counterpart')
 CLOSENESS = {'like for like': 0, 'no value': 1, 'different hardware': 2, 'different metric kind': 3, 'different setting': 4,
@@ -385,7 +385,7 @@ def paper_tasks(p:dict)->tuple|None:
     m = re.search(r'(\d+) MVTec AD tasks', str(p.get('protocol', '')))
     return paper_categories('mvtec_ad') if m and m.group(1) == '15' else None
 
-# %% ../nbs/41_report.ipynb #3f81f27f
+# %% ../nbs/41_report.ipynb #08d57de1
 def _seed(r)->str:
     s = field(r, 'seed')
     return 'none' if _missing(s) else str(int(float(s))) if isinstance(s, (int, float)) or str(s).replace('.', '', 1).isdigit() else str(s)
@@ -412,7 +412,7 @@ def group_value(rs:list, metric:str, p:dict|None=None, increment:bool=False)->di
     return dict(value=value, sd=sd, n_seeds=min(len(s) for s in seeds), key='/'.join(sorted(keys)), ambiguous=sorted(set(ambiguous)),
                 categories=sorted(map(str, per)))
 
-# %% ../nbs/41_report.ipynb #e27a876b
+# %% ../nbs/41_report.ipynb #1ec11e1a
 def _named(p:dict, o:dict, n_run_cats:int|None)->list[str]:
     "Differences that do not stop a comparison, named: backbone, resolution, epochs, templates, pretraining data, classes per model, profile."
     out, prot = [], str(p.get('protocol', ''))
@@ -480,7 +480,7 @@ def compare(p:dict,                    # a paper-table row
                 delta=g['value'] - pv if cls == 'like for like' else None, our_dataset=o['dataset'], our_categories=', '.join(cats),
                 our_setting=json.dumps(o, default=str), sources='; '.join(sorted({r['source'] for r in rs})), n_ours=len(rs))
 
-# %% ../nbs/41_report.ipynb #f1dca90c
+# %% ../nbs/41_report.ipynb #62f88b11
 def _line(p:dict, **kw)->dict:
     out = dict(paper=p['paper'], table=p['table'], method=p['method'], metric=p['metric'], unit=p['unit'], paper_dataset=p['dataset'],
                paper_category=p['category'], paper_value=paper_in_our_units(p['value'], p['metric'], p['unit']),
@@ -551,7 +551,7 @@ def class_counts(lines:pd.DataFrame)->pd.DataFrame:
     t.loc['all papers'] = t.sum()
     return t.astype(int)
 
-# %% ../nbs/41_report.ipynb #a457e9fc
+# %% ../nbs/41_report.ipynb #654298c5
 CLAIM_COLUMNS = ('claim_id', 'paper', 'claim', 'table', 'metric', 'gain', 'direction', 'margin', 'paper_method', 'paper_base',
                  'paper_filter', 'ours_method', 'ours_base', 'ours_filter', 'pairing', 'co_metric', 'co_margin', 'missing_reason', 'notes')
 VERDICTS = ('holds here', 'does not hold here', 'not testable here')
@@ -597,7 +597,7 @@ def load_claims(path)->pd.DataFrame:
     if errors: raise ClaimsError(f"{len(errors)} problem(s) in the claims:\n  " + '\n  '.join(errors[:20]))
     return t
 
-# %% ../nbs/41_report.ipynb #c8bf1c41
+# %% ../nbs/41_report.ipynb #e9f07ed6
 def paper_rows(tables:pd.DataFrame, *filters:str)->pd.DataFrame:
     "Paper-table rows passing every `key=value` / `key~regex` filter of the given filter strings."
     keep = pd.Series(True, index=tables.index)
@@ -630,7 +630,7 @@ def paper_gain(c:dict, tables:pd.DataFrame, metric:str|None=None, categories:lis
               + (f" on {', '.join(categories)}" if categories else ''))
     return dict(gain=float(np.mean(g)), method=float(pairs.value_m.mean()), base=float(pairs.value_b.mean()), n=len(pairs), detail=detail)
 
-# %% ../nbs/41_report.ipynb #ccd490a9
+# %% ../nbs/41_report.ipynb #50bab5e0
 def _data_key(r)->tuple:
     return (our_dataset(r), Path(str(field(r, 'data_root') or field(r, 'task_root') or '')).name, our_setting(r)['resolution'],
             _canon_backbone(field(r, 'backbone')))
@@ -663,7 +663,7 @@ def paired_gain(M:list, B:list, metric:str, kind:str, direction:str)->dict:
     return dict(gain=float(np.mean(by_seed)), method=float(np.mean(mv)), base=float(np.mean(bv)),
                 sd=float(np.std(by_seed, ddof=1)) if len(by_seed) >= 2 else None, n_seeds=len(full) or 1, categories=cats)
 
-# %% ../nbs/41_report.ipynb #f9d27c0c
+# %% ../nbs/41_report.ipynb #2eaf3929
 def verdict(c:dict, g:dict, co:dict|None=None, profile=None)->tuple[str, str]:
     """The pre-registered rule. Not testable: a ci-profile run, a metric missing on either side, or a saturated base (a rate
     already within `margin` of 1 cannot gain `margin`). Holds: gain >= margin (a difference; with >= 3 seeds the margin grows
@@ -683,7 +683,7 @@ def verdict(c:dict, g:dict, co:dict|None=None, profile=None)->tuple[str, str]:
         ok = ok and co['gain'] >= cm
     return ('holds here' if ok else 'does not hold here'), '; '.join(why)
 
-# %% ../nbs/41_report.ipynb #6db58a71
+# %% ../nbs/41_report.ipynb #56e6a876
 CLAIM_RESULT_COLUMNS = ('claim_id', 'paper', 'claim', 'table', 'metric', 'gain_kind', 'paper_gain', 'paper_detail', 'paper_gain_our_categories',
                         'our_dataset', 'our_categories', 'our_gain', 'our_gain_sd', 'n_seeds', 'ours_method', 'ours_base',
                         'verdict', 'reason', 'differences', 'source', 'other_runs')
@@ -871,7 +871,7 @@ def table_section(lines:pd.DataFrame)->str:
     from html import escape
     r, c = lines.iloc[0], lines['class'].value_counts()
     counts = ', '.join(f'{n} {k}' for k, n in c.reindex([k for k in CLASSES if k in c.index]).items())
-    return (f"<details><summary>{escape(str(r.table))} ({escape(str(r.paper))}.csv): {len(lines)} lines: {counts}</summary>"
+    return (f"<details><summary>{escape(str(r.paper))} · {escape(str(r.table))}: {len(lines)} lines: {counts}</summary>"
             + comparison_view(lines) + '</details>')
 
 # %% ../nbs/41_report.ipynb #ea3eae3a
