@@ -440,7 +440,13 @@ def compare(p:dict,                    # a paper-table row
     "The comparability class of a paper number against our rows, why, and our value (the delta only when like for like)."
     o = dict(our_setting(rs[0], p['metric']), data=', '.join(sorted({data_label(r) for r in rs})))
     fails, cats = [], sorted({str(r.get('category')) for r in rs})
-    if o['dataset'] != p['dataset']:
+    ps = canon_shots(p['shots'])
+    pk = protocol_kind(p['protocol']) or ('few-shot' if ps != 'full' else None)
+    run_mean = pk == 'continual' == o['protocol'] and p['category'] == 'mean'   # a continual mean: the task list says data and categories
+    if run_mean and o.get('tasks'):
+        emb, mvtec = _cats()
+        o['dataset'] = ' + '.join(sorted({'embedded' if t in emb else 'mvtec_ad' if t in mvtec else str(o['dataset']) for t in o['tasks']}))
+    if o['dataset'] != p['dataset'] and not run_mean:
         extra = next((d for k, (ds, d) in DATA_ROOTS.items() if ds == o['dataset'] and ds not in ('mvtec_ad',)), '')
         fails.append(('different dataset', f"dataset: paper {p['dataset']}, ours {o['data']}" + (f' ({extra})' if extra else '')))
     inc = paper_increment(p)
@@ -449,20 +455,19 @@ def compare(p:dict,                    # a paper-table row
         g = group_value(rs, p['metric'], p)
         if g['value'] is not None: fails.append(('different metric kind', 'metric kind: paper the increment the filter adds, ours a total per image'))
     if g['categories']: cats = g['categories']                  # a mean runs over the categories that have the metric
-    if p['category'] == 'mean' and not derived:
+    if p['category'] == 'mean' and not derived and not run_mean:
         full = paper_categories(p['dataset'])
         ours_over = list(o['tasks']) if cats == ['mean'] and o.get('tasks') else cats
         if full is None or sorted(ours_over) != sorted(full):
             fails.append(('different categories', f"categories: paper mean over {len(full) if full else 'all'} {p['dataset']} categories, "
                                                    f"ours {'mean over ' if len(ours_over) > 1 else ''}{', '.join(ours_over)}"))
-    ps = canon_shots(p['shots'])
     if ps != o['shots']: fails.append(('different setting', f"shots: paper {ps}, ours {o['shots']}"))
-    pk = protocol_kind(p['protocol']) or ('few-shot' if ps != 'full' else None)
     if pk and pk != o['protocol']: fails.append(('different setting', f"protocol: paper {pk}, ours {o['protocol']}"))
     if pk == 'continual' == o['protocol'] and paper_tasks(p) != o.get('tasks'):
         pt, ot = paper_tasks(p), o.get('tasks') or ()
+        emb = _cats()[0]
         fails.append(('different setting', f"continual task list: paper {len(pt) if pt else '?'} MVTec AD tasks (bottle first), "
-                                           f"ours {len(ot)} tasks: {', '.join(ot)}"))
+                                           f"ours {len(ot)} tasks: {', '.join(f'{t} (embedded)' if t in emb else t for t in ot)}"))
     if p['metric'] in SPEED:
         ph = paper_hardware(f"{p['protocol']} {p['notes']}")
         if ph == 'not stated' or ph.lower() not in o['hardware'].lower():
@@ -511,8 +516,8 @@ def match_row(p:dict, rows:list, per_category:dict|None=None, run_cats:dict|None
             continue
         rs = [r for r in g if r.get('category') != 'mean']
         own = [r for r in g if r.get('category') == 'mean']
-        if own and (not rs or group_value(rs, p['metric'], p, paper_increment(p))['value'] is None and
-                    group_value(rs, p['metric'], p)['value'] is None): rs = own      # a metric only the run's own mean carries (FM)
+        if own and (not rs or our_protocol(own[0]) == 'continual' or group_value(rs, p['metric'], p, paper_increment(p))['value'] is None and
+                    group_value(rs, p['metric'], p)['value'] is None): rs = own      # the run's own mean: over its whole task list, or the only one with FM
         if not rs: continue
         cands.append(compare(p, rs, n_run_cats=nrc(rs)))
         cats = [c for c in group_value(rs, p['metric'], p)['categories'] if c != 'mean']

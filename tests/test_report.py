@@ -256,3 +256,22 @@ def test_report_bad_input_before_kernel(tmp_path):
     with pytest.raises(ClaimsError, match="direction 'up' is not higher|lower"):
         build_report(tmp_path/'runs', tmp_path/'out', tables_dir=_tables(tmp_path/'t2', claims=[dict(CLAIMS[0], direction='up')]))
     assert not (tmp_path/'out').exists()                             # nothing executed, nothing written
+
+def test_continual_task_list_and_forgetting(tmp_path):
+    "A continual run on 2 embedded tasks then MVTec bottle against the paper's 15 MVTec tasks: its bottle task and its"
+    " forgetting are shown for reference (a different task list), never with a delta; the bottle task is MVTec AD, not embedded"
+    prot = 'continual, UCAD protocol: 15 MVTec AD tasks learned in sequence, evaluated after the last task'
+    rows = [f'dfm,Table 1,dfm,mvtec_ad,bottle,image_auroc,0.997,fraction,,,full,"{prot}",experiment=dfm;method=dfm;setting=continual,',
+            f'dfm,Table 1,dfm,mvtec_ad,mean,forgetting,0.015,fraction,,,full,"{prot}; forgetting measure (FM) of image_auroc",experiment=dfm;method=dfm;setting=continual,']
+    tasks = [dict(category=c, task=i, method='dfm', setting='continual', image_auroc=v) for i, (c, v) in enumerate((('brick', .9), ('puck', .8), ('bottle', .98)))]
+    mean = dict(category='mean', task='mean', method='dfm', setting='continual', image_auroc=.893, forgetting_image_auroc=0.0)
+    (tmp_path/'r'/'records').mkdir(parents=True)
+    (tmp_path/'r'/'records'/'c.json').write_text(json.dumps(dict(experiment='dfm', params=dict(dataset='embedded', category='brick,puck,mvtec_ad:bottle',
+                                                                                              task_root='x/mvtec_ad_256', setting='continual'), results=tasks + [mean])))
+    m = match(load_paper_tables(_tables(tmp_path/'t', rows)), collect(tmp_path/'r'))
+    assert m['class'].tolist() == ['different setting'] * 2 and m.delta.isna().all()
+    assert m.ours.tolist() == pytest.approx([0.98, 0.0]) and m.ours_key[1] == 'forgetting_image_auroc'
+    assert m.our_dataset.tolist() == ['mvtec_ad', 'embedded + mvtec_ad']
+    assert m.reason[0] == 'continual task list: paper 15 MVTec AD tasks (bottle first), ours 3 tasks: brick (embedded), puck (embedded), bottle'
+    b = leaderboard(collect(tmp_path/'r'))
+    assert dict(zip(b.category, b.dataset)) == {'bottle': 'mvtec_ad', 'brick': 'embedded', 'puck': 'embedded'}   # no MVTec bottle among embedded
