@@ -24,8 +24,8 @@ class RunInterrupted(KeyboardInterrupt):
 __all__ = ['PATH_PARAMS', 'FOLDER_PARAMS', 'ExperimentError', 'RunInterrupted', 'experiments_dir', 'list_experiments',
            'find_experiment', 'parse_value', 'notebook_parameters', 'notebook_specs', 'notebook_rules',
            'resolve_path_params', 'resolve_params', 'check_data', 'make_report_dir', 'mark_interrupted',
-           'ipc_kernel_manager', 'execute', 'is_complete', 'sign_report', 'headline', 'run_experiment',
-           'describe_experiment', 'main']
+           'ipc_kernel_manager', 'execute', 'relocate_records', 'is_complete', 'sign_report', 'headline',
+           'run_experiment', 'describe_experiment', 'main']
 
 # %% ../nbs/30_run.ipynb #a6fdb96d
 def experiments_dir()->Path:
@@ -315,6 +315,17 @@ def execute(nb:Path, report:Path, params:dict, progress:bool=True, grace:float=1
         _keep_kernel_log(private, report); shutil.rmtree(private, ignore_errors=True)
     return False, None
 
+# %% ../nbs/30_run.ipynb #b43f04c2
+def relocate_records(part:Path, # the run's temporary folder
+                     final:Path # the folder it is about to be renamed to
+                    )->list[Path]:
+    "Rewrite paths under `part` to `final` in the run's results*.json / metrics*.csv; returns the files changed."
+    out = []
+    for p in [*part.glob('results*.json'), *part.glob('metrics*.csv')]:
+        t = p.read_text()
+        if str(part) in t: p.write_text(t.replace(str(part), str(final))); out.append(p)
+    return out
+
 # %% ../nbs/30_run.ipynb #1b3e15fb
 def is_complete(folder:Path)->bool:
     "True when `folder` holds a finished run: its run.json says done and its results.json reads as a JSON object."
@@ -367,6 +378,7 @@ def run_experiment(name:str,               # experiment name or notebook path
     trusted = sign_report(report); secs = round(time.time() - t0, 1)
     (part/'run.json').write_text(json.dumps(dict(status='done', experiment=nb.stem, profile=profile, seconds=secs, trusted=trusted,
                                                  finished=datetime.now().isoformat(timespec='seconds')), indent=1))
+    relocate_records(part, final)                         # paths recorded inside the run folder point at the final one
     os.rename(part, final)                                # atomic: the run appears complete or not at all
     print('\n'.join([f"adnb: {nb.stem} finished in {secs:.0f}s" + (f" (profile {profile})" if profile else ''), *headline(final/'results.json'),
                      f"  report:  {final/report.name}", f"  results: {final/'results.json'}"]))

@@ -94,12 +94,13 @@ def test_ids_stable(tmp_path):
     assert other.stdout.strip() == str([r['id'] for r in runs])
 
 def test_ci_grid_dry_run(capsys):
-    "grids/ci.yaml: seven tiny runs on the embedded dataset, listed with ids; nothing runs."
+    "grids/ci.yaml: ten tiny runs on the embedded dataset (every experiment, so the report has a claim line per paper), listed with ids; nothing runs."
     main(['batch', str(ROOT/'grids'/'ci.yaml'), '--dry-run', '--root', '/nonexistent/adnb-batch'])
     out = capsys.readouterr().out.splitlines()
-    assert out[0].endswith('7 runs (0 complete, 7 to run) in /nonexistent/adnb-batch')
-    assert [l.split()[1:3] for l in out[1:]] == [['missing', 'patchcore']] * 4 + [['missing', 'fapm']] + [['missing', 'fbft']] * 2
-    assert len({l.split()[0] for l in out[1:]}) == 7 and not Path('/nonexistent/adnb-batch').exists()
+    assert out[0].endswith('10 runs (0 complete, 10 to run) in /nonexistent/adnb-batch')
+    assert [l.split()[1:3] for l in out[1:]] == ([['missing', 'patchcore']] * 4 + [['missing', 'fapm']] + [['missing', 'fbft']] * 2 +
+                                                 [['missing', 'dfm'], ['missing', 'costfilter'], ['missing', 'adpretrain']])
+    assert len({l.split()[0] for l in out[1:]}) == 10 and not Path('/nonexistent/adnb-batch').exists()
 
 @pytest.mark.parametrize('path', sorted((ROOT/'grids').glob('*.yaml')), ids=lambda p: p.name)
 def test_every_grid_checks(path):
