@@ -314,19 +314,19 @@ def _lock(root:Path)->int:
     except BlockingIOError: os.close(fd); raise GridError(f"another adnb batch is running in {root} (it holds {root/'.batch.lock'})") from None
     return fd
 
-def _alive(pid:int)->bool:
-    "True when process `pid` runs (a zombie, killed but not yet reaped, does not)."
+def _alive(pid:int, since:float|None=None)->bool:
+    "True when process `pid` runs (a zombie does not; nor a newer process that reused the pid after `since`, a Unix time)."
     import psutil
-    try: return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    try: q = psutil.Process(pid); return q.status() != psutil.STATUS_ZOMBIE and (since is None or q.create_time() <= since + 1)
     except psutil.NoSuchProcess: return False
 
 def clean_partial(root:Path)->list[str]:
     "Delete the temporary folders of runs whose process is gone (killed batch, lost machine); returns their names."
     gone = []
     for p in sorted((Path(root)/'.partial').glob('*')):
-        try: pid = int(p.name.split('.')[1])
-        except (IndexError, ValueError): pid = None
-        if pid is None or not _alive(pid): shutil.rmtree(p, ignore_errors=True); gone.append(p.name)
+        try: pid, since = int(p.name.split('.')[1]), int(p.name.split('.')[2]) / 1e9   # <id>.<pid>.<time_ns at creation>
+        except (IndexError, ValueError): pid = since = None
+        if pid is None or not _alive(pid, since): shutil.rmtree(p, ignore_errors=True); gone.append(p.name)
     return gone
 
 def _params_str(p:dict)->str: return ' '.join(f'{k}={v}' for k, v in p.items())

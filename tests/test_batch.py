@@ -230,3 +230,13 @@ def test_report_subcommand_wired(tmp_path):
     "`adnb report RUNS_DIR --out DIR` reaches adnb.report.build_report; its errors are one `adnb:` line."
     with pytest.raises(SystemExit) as e: main(['report', str(tmp_path/'none'), '--out', str(tmp_path/'out')])
     assert str(e.value.code).startswith(f"adnb: no runs folder {tmp_path/'none'}")
+
+def test_partial_of_a_reused_pid_is_cleaned(tmp_path):
+    "A temporary folder whose pid now belongs to a newer process (pid reuse on a busy machine) is stale and removed; a live owner's is kept."
+    import time
+    from adnb.batch import clean_partial
+    (tmp_path/'.partial').mkdir()
+    stale = tmp_path/'.partial'/f'abc.{os.getpid()}.0'                          # created 'in 1970': before this process started
+    live = tmp_path/'.partial'/f'def.{os.getpid()}.{time.time_ns()}'
+    stale.mkdir(); live.mkdir()
+    assert clean_partial(tmp_path) == [stale.name] and live.is_dir() and not stale.exists()
