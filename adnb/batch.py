@@ -13,7 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from .config import get_setting
 from .experiment import ParameterError
-from .run import ExperimentError, RunInterrupted, find_experiment, resolve_params, resolve_path_params, run_experiment
+from .run import (ExperimentError, RunInterrupted, check_data, find_experiment, is_complete, resolve_params, resolve_path_params,
+                      run_experiment)
 
 class GridError(ValueError):
     "A grid file that cannot be expanded or checked; the message names the file and the entry."
@@ -24,8 +25,8 @@ class BatchInterrupted(KeyboardInterrupt):
 
 # %% auto #0
 __all__ = ['GRID_KEYS', 'ENTRY_KEYS', 'RESOURCE_KEYS', 'GridError', 'BatchInterrupted', 'expand', 'find_grid', 'load_grid',
-           'run_id', 'plan', 'is_complete', 'run_one', 'LocalEngine', 'RayEngine', 'batch_root', 'clean_partial',
-           'dry_run', 'run_batch', 'add_batch', 'batch_command']
+           'run_id', 'plan', 'run_one', 'LocalEngine', 'RayEngine', 'batch_root', 'clean_partial', 'dry_run',
+           'run_batch']
 
 # %% ../nbs/40_batch.ipynb #858b1122
 def expand(axes:dict|None=None,      # name -> list of values: the runs are their product
@@ -99,7 +100,8 @@ def run_id(experiment:str,  # experiment name (the notebook's stem)
     key = json.dumps(dict(experiment=experiment, params=params, adnb=version or adnb.__version__), sort_keys=True, default=str)
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
-def plan(grid:dict # from `load_grid`
+def plan(grid:dict,     # from `load_grid`
+         data:bool=True  # also look up every run's data (`check_data`); `--dry-run` lists runs without
         )->list[dict]:
     "The grid's runs checked against their notebooks, with resolved parameters, ids and folders; a run listed twice is kept once."
     out, seen = [], set()
@@ -107,6 +109,7 @@ def plan(grid:dict # from `load_grid`
         try:
             nb = find_experiment(r['experiment'])
             resolved, _ = resolve_params(nb, resolve_path_params(r['params']))
+            if data: check_data(resolved)
         except (ExperimentError, ParameterError) as e: raise GridError(f"{grid['path']}: experiments[{r['entry']}] ({r['experiment']}): {e}") from None
         rid = run_id(nb.stem, resolved)
         if rid in seen: continue
@@ -116,12 +119,6 @@ def plan(grid:dict # from `load_grid`
     return out
 
 # %% ../nbs/40_batch.ipynb #c198f985
-def is_complete(folder:Path)->bool:
-    "True when `folder` holds a finished run: its run.json says done and its results.json reads as a JSON object."
-    try: return json.loads((Path(folder)/'run.json').read_text()).get('status') == 'done' and \
-                isinstance(json.loads((Path(folder)/'results.json').read_text()), dict)
-    except (OSError, ValueError, AttributeError): return False
-
 def _failure(e:BaseException)->dict:
     "The failing cell (as papermill counts) and the error line of a failed run."
     m = re.search(r'failed in cell (\d+): (.*)', str(e))
@@ -337,7 +334,7 @@ def _params_str(p:dict)->str: return ' '.join(f'{k}={v}' for k, v in p.items())
 # %% ../nbs/40_batch.ipynb #e28b86b6
 def dry_run(grid_path:str|Path, root:str|Path|None=None)->str:
     "The expanded runs, one line each: id, status in the batch folder (complete | failed | missing), experiment, parameters."
-    grid = load_grid(grid_path); runs = plan(grid); root = batch_root(grid, root)
+    grid = load_grid(grid_path); runs = plan(grid, data=False); root = batch_root(grid, root)
     def status(r): return 'complete' if is_complete(root/r['folder']) else 'failed' if (root/'.failed'/r['id']).exists() else 'missing'
     st = [status(r) for r in runs]
     lines = [f"{grid_path}: {len(runs)} runs ({st.count('complete')} complete, {len(runs) - st.count('complete')} to run) in {root}"]
@@ -406,34 +403,3 @@ def run_batch(grid_path:str|Path,      # grid YAML
         save('finished')
         return summary
     finally: os.close(fd)
-
-# %% ../nbs/40_batch.ipynb #a26bf5ef
-def add_batch(sub):
-    "The `batch` subcommand's arguments."
-    b = sub.add_parser('batch', help='run a grid of experiments (YAML) on this machine or a Ray cluster; resumable')
-    b.add_argument('grid', help='grid file (e.g. grids/ci.yaml) or the name of one in grids/ (e.g. ci)')
-    b.add_argument('--dry-run', action='store_true', help='list the expanded runs, their ids and status; run nothing')
-    b.add_argument('--root', default=None, help='batch folder (default: <reports>/batch/<grid name>)')
-    b.add_argument('--engine', choices=['local', 'ray'], default='local')
-    b.add_argument('-j', '--jobs', type=int, default=1, help='local: runs at a time (ray without --address: CPUs of a new local instance)')
-    b.add_argument('--address', default=None, help="ray: 'auto', 'ray://head:10001' or 'host:port' of a running cluster")
-    b.add_argument('--retries', type=int, default=0, help='extra attempts for a failing run')
-    b.add_argument('--no-progress', action='store_true')
-
-def batch_command(a)->None:
-    "Run a parsed `adnb batch` command; one-line errors, exit 1 when a run failed, 130 on Ctrl-C."
-    # a process started in the background by a script inherits SIGINT ignored; `kill -INT` / Ctrl-C must still stop the batch
-    if threading.current_thread() is threading.main_thread(): signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        if a.dry_run:
-            try: return print(dry_run(a.grid, a.root))
-            except BrokenPipeError: os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()); return   # `| head`: the reader left
-        s = run_batch(a.grid, a.root, a.engine, a.jobs, a.address, a.retries, progress=not a.no_progress)
-    except (GridError, ExperimentError, ParameterError) as e: raise SystemExit(f"adnb: {e}") from None
-    except KeyboardInterrupt as e:
-        print(f"adnb: {e if isinstance(e, BatchInterrupted) else 'interrupted'}", file=sys.stderr); sys.stdout.flush(); sys.stderr.flush()
-        os._exit(130)   # batch.json is saved and the workers are stopped: skip the process pool's exit-time joins, which can block
-    c = s['counts']
-    print(f"adnb: batch {s['name']}: {c['done']} done, {c['skipped']} skipped (complete before), {c['failed']} failed; "
-          f"summary in {Path(s['root'])/'batch.json'}")
-    if c['failed']: raise SystemExit(1)

@@ -6,12 +6,13 @@ Docs: https://adnb-dev.github.io/adnb/config.html.md"""
 
 # %% ../nbs/00_config.ipynb #162d1a79
 from __future__ import annotations
-import os, configparser, random
+import os, configparser, json, random, time
 from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['DEFAULTS', 'PATH_KEYS', 'SettingsError', 'find_settings', 'get_setting', 'get_device', 'seed_everything']
+__all__ = ['DEFAULTS', 'PATH_KEYS', 'SettingsError', 'find_settings', 'get_setting', 'setting_source', 'get_device',
+           'setting_int', 'seed_everything', 'check_settings', 'stage', 'offline_env']
 
 # %% ../nbs/00_config.ipynb #4f32bea8
 DEFAULTS = {
@@ -59,14 +60,24 @@ def get_setting(key:str,               # a key of DEFAULTS, e.g. 'mvtec_ad', 'we
     if f is not None:
         cp = configparser.ConfigParser()
         try: cp.read(f)
-        except configparser.Error as e: raise SettingsError(f"cannot parse {f}: {e}") from e
+        except configparser.Error as e:
+            line = getattr(e, 'lineno', None)
+            raise SettingsError(f"cannot parse {f}" + (f" (line {line})" if line else '') + f": {str(e).splitlines()[0]} "
+                                "(settings.ini is INI: [section] lines, then key = value)") from None
         if cp.has_option(sec, key): val, base = cp.get(sec, key).strip(), f.parent
     env = os.environ.get(f'ADNB_{key.upper()}')
     if env is not None: val, base = env.strip(), Path.cwd()
     if key in PATH_KEYS and val:
         p = Path(val).expanduser()
-        val = str(p if p.is_absolute() else (base/p).resolve())
+        try: val = str(p if p.is_absolute() else (base/p).resolve())
+        except (RuntimeError, OSError) as e: raise SettingsError(f"setting {key} = {val!r} ({setting_source(key)}) cannot be resolved: {e}") from None
     return val
+
+def setting_source(key:str)->str:
+    "Where `key` is set, for messages: the environment variable, the settings file and section, or the default."
+    if os.environ.get(f'ADNB_{key.upper()}') is not None: return f'environment variable ADNB_{key.upper()}'
+    sec = _section_of(key); f = find_settings()
+    return f"{f} [{sec}] {key}" if f is not None else f"default of [{sec}] {key}"
 
 # %% ../nbs/00_config.ipynb #4843a7ad
 def get_device(device:str|None=None # 'auto' | 'cpu' | 'cuda' | 'cuda:N' (default: settings `device`)
@@ -81,10 +92,60 @@ def get_device(device:str|None=None # 'auto' | 'cpu' | 'cuda' | 'cuda:N' (defaul
     return d
 
 # %% ../nbs/00_config.ipynb #5db2230e
+def setting_int(key:str)->int:
+    "An integer setting (e.g. `seed`), or a SettingsError naming the key and where it is set."
+    v = get_setting(key)
+    try: return int(v)
+    except ValueError: raise SettingsError(f"setting {key} must be an integer, got {v!r} ({setting_source(key)})") from None
+
 def seed_everything(seed:int|None=None # default: settings `seed`
                    )->int:
     "Seed python, numpy and torch (CPU and CUDA) so a run is repeatable; returns the seed used."
     import torch
-    seed = int(get_setting('seed') if seed is None else seed)
+    seed = setting_int('seed') if seed is None else int(seed)
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
     return seed
+
+# %% ../nbs/00_config.ipynb #1df18d32
+def check_settings()->Path|None:
+    "Parse the settings file (when there is one) and check its typed keys; returns the file. Raises `SettingsError`."
+    f = find_settings()
+    for sec, keys in DEFAULTS.items():
+        for k in keys: get_setting(k)                      # parses the file, resolves the paths
+    setting_int('seed')
+    d = get_setting('device').lower()
+    if d not in ('auto', 'cpu') and not (d == 'cuda' or (d.startswith('cuda:') and d[5:].isdigit())):
+        raise SettingsError(f"setting device must be auto, cpu or cuda[:N], got {d!r} ({setting_source('device')})")
+    return f
+
+# %% ../nbs/00_config.ipynb #ae47a2d4
+def stage(name:str,      # what starts now: data | features | memory | scoring | metrics | report | ...
+          detail:str=''  # e.g. the category
+         )->None:
+    "Tell the runner (`adnb run`) which stage a run has reached: one JSON line appended to `$ADNB_PROGRESS`; a no-op elsewhere."
+    f = os.environ.get('ADNB_PROGRESS')
+    if not f: return
+    try:
+        with open(f, 'a') as fh: fh.write(json.dumps(dict(t=time.time(), stage=str(name), detail=str(detail))) + '\n')
+    except OSError: pass
+
+# %% ../nbs/00_config.ipynb #d0558c21
+def _reachable(host:str, port:int, timeout:float)->bool:
+    "True when a TCP connection to host:port opens within `timeout` seconds (DNS included)."
+    import socket, threading
+    ok = []
+    def probe():
+        try: socket.create_connection((host, port), timeout=timeout).close(); ok.append(True)
+        except OSError: pass
+    t = threading.Thread(target=probe, daemon=True); t.start(); t.join(timeout + 0.5)
+    return bool(ok)
+
+_NET = {}
+
+def offline_env(host:str='huggingface.co', # the weights hub
+                timeout:float=3.           # seconds the probe may take
+               )->dict:
+    "`{'ADNB_OFFLINE': '1', 'HF_HUB_OFFLINE': '1'}` when the hub cannot be reached and the user set neither variable, else `{}`; probed once per process."
+    if any(k in os.environ for k in ('ADNB_OFFLINE', 'HF_HUB_OFFLINE')): return {}
+    if host not in _NET: _NET[host] = _reachable(host, 443, timeout)
+    return {} if _NET[host] else {'ADNB_OFFLINE': '1', 'HF_HUB_OFFLINE': '1'}

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, replace, asdict
 from pathlib import Path
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
-from .config import get_setting
+from .config import get_setting, stage
 
 # %% auto #0
 __all__ = ['IMG_EXTS', 'MVTEC_LAYOUT', 'BTAD_LAYOUT', 'LOCO_LAYOUT', 'VISA_LAYOUT', 'REALIAD_LAYOUT', 'FOLDER_LAYOUT', 'LOADERS',
@@ -356,11 +356,17 @@ class Geometry:
     crop: tuple = ()           # (top, left, height, width) of the crop in padded-original pixels, () = none
 
 # %% ../nbs/01_datasets.ipynb #e1a90002
+def _upright(im:Image.Image)->Image.Image:
+    "`im` turned as its EXIF Orientation tag says (phones and cameras store JPEGs sideways plus a tag); unchanged without one."
+    try: o = im.getexif().get(0x0112, 1)
+    except Exception: o = 1                               # unreadable EXIF block: the pixels as stored
+    return ImageOps.exif_transpose(im) if o not in (None, 1) else im
+
 def _pixels(path, what:str='image')->np.ndarray:
-    "Fully decoded pixels of `path`: (H, W) gray or (H, W, 3) colour with palette applied and alpha dropped."
+    "Fully decoded pixels of `path`, upright (EXIF orientation applied): (H, W) gray or (H, W, 3) colour with palette applied and alpha dropped."
     try:
         with Image.open(path) as im:
-            im.load(); m = im.mode
+            im.load(); im = _upright(im); m = im.mode
             if m in ('P', 'PA'): return np.asarray(im.convert('RGBA'))[..., :3]
             if m in ('RGBA', 'RGBX'): return np.asarray(im)[..., :3]
             if m == 'LA': return np.asarray(im)[..., 0]
@@ -500,6 +506,10 @@ def find_duplicates(records:list[Record])->list[tuple[Record, Record]]:
 # %% ../nbs/01_datasets.ipynb #c4ec0003
 def _names(rs, k=5): return ', '.join(rs[:k]) + (f' ... ({len(rs)} in all)' if len(rs) > k else '')
 
+def _warn(msg:str):
+    "A data warning: in the notebook (`warnings.warn`) and on the terminal of `adnb run` (the progress channel)."
+    warnings.warn(msg, stacklevel=3); stage('warning', msg)
+
 def check_records(records:list[Record], # records of one category, as a loader returns them
                   masks:bool=True,      # also decode masks: size vs image, empty-mask warnings/error
                   train:bool=False,     # also decode train/val images (test images are always decoded)
@@ -507,6 +517,7 @@ def check_records(records:list[Record], # records of one category, as a loader r
                  )->dict:
     "Decode every test image and mask before fitting; bad files raise a DatasetError naming them; returns counts."
     t0 = time.perf_counter(); bad, empty = [], []
+    stage('data', f"checking {sum(train or r.split == 'test' for r in records)} images" + (f" of {records[0].category}" if records else ''))
     for r in (r for r in records if train or r.split == 'test'):
         try:
             shape = read_image(r.image).shape[:2]
@@ -519,10 +530,10 @@ def check_records(records:list[Record], # records of one category, as a loader r
     if not an or len(an) == len(test): raise DatasetError(f"the test split needs normal and anomalous images: it has {len(test) - len(an)} normal, {len(an)} anomalous")
     withm = [r for r in an if r.masks]; emt = [r for r in empty if r.split == 'test']
     if masks and withm and len(emt) == len(withm): raise DatasetError(f"every mask of the test split is empty (no pixel != 0), {len(withm)} masks, e.g. {withm[0].masks[0]}: check mask_dir and the mask files")
-    if empty: warnings.warn(f"{len(empty)} anomalous image(s) have an empty mask (no pixel != 0): {_names([r.image for r in empty])}")
+    if empty: _warn(f"{len(empty)} anomalous image(s) have an empty mask (no pixel != 0): {_names([r.image for r in empty])}")
     dups = find_duplicates(records)
-    if dups: warnings.warn(f"{len(dups)} pair(s) of byte-identical images in different splits/labels (a test image copied into train?): "
-                           + _names([f'{a.image} ({a.split}, label {a.label}) == {b.image} ({b.split}, label {b.label})' for a, b in dups], 3))
+    if dups: _warn(f"{len(dups)} pair(s) of byte-identical images in different splits/labels (a test image copied into train?): "
+                   + _names([f'{a.image} ({a.split}, label {a.label}) == {b.image} ({b.split}, label {b.label})' for a, b in dups], 3))
     defects = {}
     for r in an: defects[r.defect] = defects.get(r.defect, 0) + 1
     return dict(n_train=sum(r.split == 'train' for r in records), n_test_normal=len(test) - len(an), n_test_anomalous=len(an),
@@ -535,6 +546,7 @@ def kshot(records:list[Record], # records of one category (train split used)
           seed:int=0            # selection seed
          )->list[Record]:
     "The k training records chosen by a seeded permutation of the sorted train files; test records unchanged."
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)): raise DatasetError(f"k (shots) must be a whole number, got {k!r} ({type(k).__name__})")
     tr = sorted((r for r in records if r.split == 'train'), key=lambda r: r.image)
     if k < 1 or k > len(tr): raise DatasetError(f"k={k} shots asked for but the train split has {len(tr)} images")
     idx = np.random.default_rng(seed).permutation(len(tr))[:k]

@@ -1,4 +1,4 @@
-"""The documentation site, built offline: every library notebook and every executed report as a static HTML page with its figures.
+"""The documentation site and the course, built offline by Sphinx with myst-nb from the notebooks' stored outputs: navigation, search, equations rendered by a bundled MathJax, no CDN.
 
 Docs: https://adnb-dev.github.io/adnb/docs.html.md"""
 
@@ -6,12 +6,13 @@ Docs: https://adnb-dev.github.io/adnb/docs.html.md"""
 
 # %% ../nbs/35_docs.ipynb #d452c14e
 from __future__ import annotations
-import re, html, shutil
+import json, re, shutil, subprocess, sys, time
 from pathlib import Path
-from .viz import export_html
 
 # %% auto #0
-__all__ = ['SKIP_FLAGS', 'nb_title', 'has_outputs', 'execute_for_docs', 'report_notebooks', 'build_docs']
+__all__ = ['SKIP_FLAGS', 'STORED', 'MAX_NB_BYTES', 'COURSE', 'nb_title', 'sections', 'directives', 'strip_directives',
+           'has_outputs', 'page_tags', 'page_notebook', 'report_notebooks', 'stage_site', 'build_docs',
+           'refresh_outputs']
 
 # %% ../nbs/35_docs.ipynb #0218e1e9
 def nb_title(nb)->str:
@@ -24,64 +25,212 @@ def nb_title(nb)->str:
 
 # %% ../nbs/35_docs.ipynb #f101ad33
 SKIP_FLAGS = ('slow', 'cuda')
+STORED = ('See it work', 'Exercises')
+MAX_NB_BYTES = 1_500_000
+
+def sections(nb)->list[str]:
+    "The `## ` section each cell belongs to ('' before the first one)."
+    cur, out = '', []
+    for c in nb.cells:
+        if c.cell_type == 'markdown' and (m := re.search(r'^##\s+(.+)$', c.source, re.M)) and not c.source.lstrip().startswith('###'):
+            cur = m.group(1).strip()
+        out.append(cur)
+    return out
+_DIRECTIVE = re.compile(r'^\s*#\|\s*([\w-]+)(.*)$')
+
+def directives(src:str)->dict:
+    "nbdev `#| name args` lines at the top of a cell as {name: args}."
+    out = {}
+    for l in src.splitlines():
+        m = _DIRECTIVE.match(l)
+        if not m: break
+        out[m.group(1)] = m.group(2).strip()
+    return out
+
+def strip_directives(src:str)->str:
+    "`src` without its leading `#|` lines."
+    ls = src.splitlines(); i = 0
+    while i < len(ls) and _DIRECTIVE.match(ls[i]): i += 1
+    return '\n'.join(ls[i:])
 
 def has_outputs(nb)->bool:
     "Whether any code cell of `nb` has stored output."
     return any(c.get('outputs') for c in nb.cells if c.cell_type == 'code')
 
-def _flagged(src:str)->bool: return any(re.match(rf'^#\|\s*{f}\b', l.strip()) for l in src.splitlines()[:3] for f in SKIP_FLAGS)
+_FIG = ('image/png', 'image/jpeg', 'image/svg+xml', 'application/vnd.plotly.v1+json', 'text/html')
 
-def execute_for_docs(nb, cwd:str|Path, timeout:int=600):
-    "Run `nb` in `cwd` like `nbdev-test` (slow/cuda cells skipped and marked); returns the executed copy."
+def _figure(c)->bool: return any(k in o.get('data', {}) for o in c.get('outputs', []) for k in _FIG)
+
+def page_tags(src:str, cell, report:bool=False)->list[str]:
+    "The myst-nb tags a code cell gets on its docs page (see the table above)."
+    d = directives(src)
+    if report: return ['remove-input']
+    if d.keys() & {'default_exp', 'hide', 'exporti'}: return ['remove-cell']
+    tags = ['skip-execution'] if d.keys() & set(SKIP_FLAGS) else []
+    if d.keys() & {'export', 'exports'}: return tags
+    if strip_directives(src).lstrip().startswith('# Exercise'): return tags
+    return tags + (['hide-input'] if _figure(cell) else ['hide-cell'])
+
+# %% ../nbs/35_docs.ipynb #5265895e
+def page_notebook(nb, report:bool=False):
+    "A copy of `nb` as its docs page: directive lines dropped, cells tagged (`page_tags`)."
     import nbformat
-    from nbclient import NotebookClient
-    nb = nbformat.from_dict(nb)
-    for c in nb.cells:
-        if c.cell_type == 'code' and _flagged(c.source):
-            c.metadata['tags'] = [*c.metadata.get('tags', []), 'skip-execution']
-    client = NotebookClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(cwd)}},
-                            skip_cells_with_tag='skip-execution')
-    client.execute()
-    for c in nb.cells:
-        if 'skip-execution' in c.metadata.get('tags', []):
-            c.outputs = [nbformat.v4.new_output('stream', name='stdout', text='(slow/cuda cell: not executed for the docs)\n')]
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    for c, sec in zip(nb.cells, sections(nb)):
+        if c.cell_type != 'code': continue
+        tags = page_tags(c.source, c, report)
+        if sec.startswith(STORED[0]) and 'hide-cell' in tags: tags[tags.index('hide-cell')] = 'hide-input'   # See it work: outputs shown
+        c.metadata['tags'] = [*[t for t in c.metadata.get('tags', []) if t not in tags], *tags]
+        c.source = strip_directives(c.source)
     return nb
 
 # %% ../nbs/35_docs.ipynb #0615caee
-def _page(nb_path:Path, out:Path, execute:bool, cwd:Path)->tuple[str, str]:
-    import nbformat
-    nb = nbformat.read(nb_path, as_version=4)
-    if execute and not has_outputs(nb): nb = execute_for_docs(nb, cwd)
-    tmp = out/f'.{nb_path.stem}.ipynb'; nbformat.write(nb, tmp)
-    try: export_html(tmp, out/f'{nb_path.stem}.html', offline=False)
-    finally: tmp.unlink()
-    return nb_title(nb) or nb_path.stem, f'{nb_path.stem}.html'
+COURSE = ('course/00_start_here', '10_patchcore', '11_padim', '12_fapm', '15_anomalydino', '16_costfilter', '13_fbft', '14_dfm', '17_adpretrain')
 
 def report_notebooks(reports:str|Path)->list[Path]:
-    "Executed experiment reports under `reports`, newest run first."
-    ps = [p for p in Path(reports).glob('*/*/*.ipynb') if p.stem == p.parent.parent.name]
-    return sorted(ps, key=lambda p: p.parent.name, reverse=True)
+    "Executed experiment reports under `reports` that finished (results.json beside, no papermill exception), newest first."
+    import nbformat
+    ok = []
+    for p in Path(reports).glob('*/*/*.ipynb'):
+        if p.stem != p.parent.parent.name or not (p.parent/'results.json').exists(): continue
+        md = nbformat.read(p, as_version=4).metadata
+        if md.get('papermill', {}).get('exception') or md.get('adnb', {}).get('status') == 'interrupted': continue
+        ok.append(p)
+    return sorted(ok, key=lambda p: p.parent.name, reverse=True)
 
-def build_docs(nbs:str|Path='nbs',          # library notebooks (nbs/*.ipynb; experiments are not pages)
-               out:str|Path='_docs',        # site folder (replaced)
-               reports:str|Path|None=None,  # reports folder whose executed reports become pages
-               execute:bool=True            # run notebooks that store no output (slow/cuda cells skipped)
-              )->Path:
-    "Write a static, offline documentation site: one HTML page per notebook and report, and `index.html`."
-    nbs, out = Path(nbs), Path(out)
+# %% ../nbs/35_docs.ipynb #08acb7e9
+_INDEX = """# adnb
+
+A Jupyter-first, reproducible companion to industrial anomaly-detection papers (FAPM, FBFT, DFM, CostFilter-AD,
+ADPretrain) and their baselines (PatchCore, PaDiM, AnomalyDINO). Every page is a notebook of the repository with its
+stored outputs; the site opens offline (`_docs/index.html`), search included.
+
+- **Learning the methods?** Start with the [course](course/README.md): the task, the MVTec AD protocol and the metrics,
+  then one lesson per method, each with learning goals, a *See it work* section, exercises and what to try next.
+- **Using the library?** `pip install -e ".[dev]"`, then `adnb run patchcore` runs the main experiment on the embedded
+  offline dataset in under a minute; the library pages below document every function next to its checks.
+- **Reading results?** The reports are executed experiment notebooks: metrics, galleries, score densities and a
+  threshold explorer that works without a kernel.
+
+```{{toctree}}
+:caption: Course
+:maxdepth: 1
+{course}
+```
+
+```{{toctree}}
+:caption: Library
+:maxdepth: 1
+{library}
+```
+{reports}"""
+
+_CONF = """# Generated by adnb.docs.build_docs: Sphinx + myst-nb, fully offline.
+project = 'adnb'
+author = 'adnb developers'
+extensions = ['myst_nb', 'sphinx-mathjax-offline']
+exclude_patterns = ['_build', '**.ipynb_checkpoints']
+html_theme = 'sphinx_book_theme'
+html_title = 'adnb'
+html_theme_options = dict(show_toc_level=2, home_page_in_toc=True, use_download_button=False, use_fullscreen_button=False,
+                          use_repository_button=False, navigation_with_keys=False)
+html_last_updated_fmt = None
+html_copy_source = False
+html_show_sourcelink = False
+html_static_path = []
+myst_enable_extensions = ['dollarmath', 'amsmath', 'colon_fence', 'html_image']
+myst_heading_anchors = 3
+nb_execution_mode = {mode!r}
+nb_execution_cache_path = {cache!r}
+nb_execution_excludepatterns = {exclude!r}
+nb_execution_timeout = 600
+nb_execution_raise_on_error = False
+nb_execution_show_tb = True
+nb_merge_streams = True
+nb_ipywidgets_js = {{}}            # no require.js / widget manager from a CDN
+nb_output_stderr = 'remove-warn'
+suppress_warnings = ['myst.header', 'mystnb.unknown_mime_type', 'myst.xref_missing', 'misc.highlighting_failure']
+"""
+
+# %% ../nbs/35_docs.ipynb #3a332fc8
+def _write(p:Path, text:str):
+    "Write `text` to `p` unless it already holds exactly that (keeps mtimes for Sphinx's incremental build)."
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if not p.exists() or p.read_text(encoding='utf-8') != text: p.write_text(text, encoding='utf-8')
+
+def stage_site(nbs:str|Path, src:str|Path, reports:str|Path|None=None, execute:bool=False, cache:str|Path|None=None)->list[str]:
+    "Write the Sphinx source of the site into `src`; returns the page names (docnames)."
+    import nbformat
+    nbs, src = Path(nbs), Path(src)
     lib = sorted(p for p in nbs.glob('*.ipynb') if re.match(r'\d\d_', p.name))
     if not lib: raise FileNotFoundError(f"no library notebooks (NN_name.ipynb) in {nbs.resolve()}")
-    if out.exists(): shutil.rmtree(out)
-    out.mkdir(parents=True)
-    pages = [_page(p, out, execute, nbs) for p in lib]
+    course = sorted((nbs/'course').glob('*.ipynb')) if (nbs/'course').is_dir() else []
+    pages, stored = [], []
+    for p in [*lib, *course]:
+        nb = nbformat.read(p, as_version=4); name = p.relative_to(nbs).with_suffix('').as_posix()
+        _write(src/f'{name}.ipynb', nbformat.writes(page_notebook(nb))); pages.append(name)
+        if has_outputs(nb): stored.append(f'{name}.ipynb')
+    for p in sorted((nbs/'course').glob('*.md')) if course else []:
+        if not p.name.startswith('_'): _write(src/'course'/p.name, p.read_text(encoding='utf-8')); pages.append(f'course/{p.stem}')
     reps = []
     for p in report_notebooks(reports) if reports else []:
-        (out/'reports').mkdir(exist_ok=True)
-        name = f'{p.parent.parent.name}-{p.parent.name}'
-        export_html(p, out/'reports'/f'{name}.html'); reps.append((f'{p.parent.parent.name} ({p.parent.name})', f'reports/{name}.html'))
-    li = lambda xs: '\n'.join(f'<li><a href="{html.escape(h)}">{html.escape(t)}</a></li>' for t, h in xs)
-    (out/'index.html').write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>adnb</title></head>
-<body style="font-family:sans-serif;max-width:50em;margin:2em auto"><h1>adnb</h1>
-<p>A Jupyter-first, reproducible companion to recent industrial anomaly-detection papers.</p>
-<h2>Library</h2><ul>{li(pages)}</ul><h2>Reports</h2><ul>{li(reps) or '<li>no executed report found</li>'}</ul></body></html>""", encoding='utf-8')
+        name = f'reports/{p.parent.parent.name}-{p.parent.name}'
+        _write(src/f'{name}.ipynb', nbformat.writes(page_notebook(nbformat.read(p, as_version=4), report=True))); reps.append(name)
+    pages += reps
+    want = {f'{n}.ipynb' for n in pages} | {f'{n}.md' for n in pages}
+    for old in [*src.glob('*.ipynb'), *src.glob('*/*.ipynb'), *src.glob('course/*.md')]:   # pages whose notebook is gone
+        if old.relative_to(src).as_posix() not in want: old.unlink()
+    names = [n for n in pages if not n.startswith(('course/', 'reports/'))]
+    order = [c for c in COURSE if c in pages]
+    crs = (['course/README'] if 'course/README' in pages else []) + order
+    rp = ('\n```{toctree}\n:caption: Reports\n:maxdepth: 1\n' + '\n'.join(reps) + '\n```\n') if reps else ''
+    _write(src/'index.md', _INDEX.format(course='\n'.join(crs), library='\n'.join(n for n in names if n not in order), reports=rp))
+    _write(src/'conf.py', _CONF.format(mode='cache' if execute else 'off', cache=str(Path(cache or src.parent/'cache').resolve()),
+                                       exclude=stored + [f'{n}.ipynb' for n in reps]))
+    return ['index', *crs, *[n for n in names if n not in order], *reps]
+
+# %% ../nbs/35_docs.ipynb #822daad2
+def build_docs(nbs:str|Path='nbs',          # library notebooks (nbs/*.ipynb, nbs/course/; experiments are not pages)
+               out:str|Path='_docs',        # site folder (index.html opens offline)
+               reports:str|Path|None=None,  # reports folder whose finished executed reports become pages
+               execute:bool=False,          # also run notebooks that store no output (jupyter-cache; slow/cuda cells skipped)
+               quiet:bool=False)->Path:     # only warnings and errors (no per-page progress)
+    "Build the offline documentation site with Sphinx + myst-nb (sphinx-book-theme): navigation, search, bundled MathJax."
+    try: import myst_nb, sphinx_book_theme, importlib; importlib.import_module('sphinx-mathjax-offline')
+    except ImportError as e:
+        raise ImportError(f"adnb docs needs sphinx, myst-nb, sphinx-book-theme and sphinx-mathjax-offline ({e.name} is missing): "
+                          'pip install -e ".[dev]"') from None
+    out = Path(out).resolve(); work = out.parent/'_proc'/'docs'; t0 = time.perf_counter()
+    pages = stage_site(nbs, work/'src', reports, execute, work/'cache')
+    print(f"adnb docs: {len(pages)} pages -> {out} (Sphinx + myst-nb, {'executing with a cache' if execute else 'stored outputs'})", flush=True)
+    cmd = [sys.executable, '-m', 'sphinx', '-b', 'html', '-d', str(work/'doctrees'), *(['-q'] if quiet else []), str(work/'src'), str(out)]
+    r = subprocess.run(cmd)
+    if r.returncode: raise RuntimeError(f"sphinx-build failed (exit {r.returncode}): {' '.join(cmd)}")
+    print(f"adnb docs: built in {time.perf_counter() - t0:.0f} s; open {out/'index.html'}", flush=True)
     return out
+
+# %% ../nbs/35_docs.ipynb #1ef4803f
+def refresh_outputs(paths:list,                 # notebooks to refresh in place
+                    stored:tuple|None=STORED,   # sections whose outputs are kept; None: every cell (course notebooks)
+                    flags:tuple=(),             # `#|` flags to run anyway (e.g. ('slow',) for 20_viz's report example)
+                    timeout:int=600)->dict:
+    "Execute each notebook and store the outputs of its `stored` sections; nbdev-clean it; {path: size in bytes}."
+    import nbformat
+    from nbclient import NotebookClient
+    from nbdev.clean import nbdev_clean
+    sizes = {}
+    for p in map(Path, paths):
+        nb = nbformat.read(p, as_version=4); run = nbformat.from_dict(json.loads(json.dumps(nb)))
+        for c in run.cells:
+            if c.cell_type == 'code' and directives(c.source).keys() & (set(SKIP_FLAGS) - set(flags)): c.metadata['tags'] = [*c.metadata.get('tags', []), 'skip-execution']
+        t0 = time.perf_counter()
+        NotebookClient(run, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(p.parent.resolve())}},
+                       skip_cells_with_tag='skip-execution').execute()
+        keep = [stored is None or s.startswith(stored) for s in sections(nb)]
+        for c, r, k in zip(nb.cells, run.cells, keep):
+            if c.cell_type == 'code' and k and 'skip-execution' not in r.metadata.get('tags', []): c.outputs = r.outputs
+        nbformat.write(nb, p); nbdev_clean(fname=str(p))
+        sizes[str(p)] = p.stat().st_size
+        print(f"{p}: executed in {time.perf_counter() - t0:.0f} s, {sizes[str(p)] / 1e6:.2f} MB" +
+              (f" (over the {MAX_NB_BYTES / 1e6:.1f} MB budget)" if sizes[str(p)] > MAX_NB_BYTES else ''), flush=True)
+    return sizes

@@ -270,6 +270,10 @@ def evaluate(image_scores,                # one score per test image
              conventions:tuple=()         # extra AUPRO conventions to report, e.g. ('grid200',)
             )->dict:
     "All metrics of one test set as a flat dict of floats; pixel metrics only when there are masks."
+    n, nl = len(image_scores), len(labels)
+    if n != nl: raise MetricError(f"evaluate got {n} image scores but {nl} labels: one score and one label per test image")
+    if maps is not None and masks is not None and len(maps) != n:
+        raise MetricError(f"evaluate got {n} image scores but {len(maps)} maps (and {len(masks)} masks): one map per test image")
     out = image_metrics(image_scores, labels)
     if maps is None or masks is None: return out   # image-level labels only: no pixel metric is made up
     maps, masks = check_maps(maps, masks)

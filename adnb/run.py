@@ -1,5 +1,5 @@
-"""`adnb run EXPERIMENT [-p name value ...]`: execute an experiment notebook with papermill into
-`reports/<experiment>/<timestamp>/` and print where the report and `results.json` are.
+"""The engine behind `adnb run EXPERIMENT [-p name value ...]`: check the parameters and the data, execute an experiment
+notebook with papermill into `reports/<experiment>/<timestamp>/` and say where the report is and what it measured.
 
 Docs: https://adnb-dev.github.io/adnb/run.html.md"""
 
@@ -7,10 +7,10 @@ Docs: https://adnb-dev.github.io/adnb/run.html.md"""
 
 # %% ../nbs/30_run.ipynb #b8051b2a
 from __future__ import annotations
-import argparse, ast, json, logging, os, signal, sys, threading, time
+import ast, json, logging, os, shutil, signal, sys, tempfile, threading, time, warnings
 from datetime import datetime
 from pathlib import Path
-from .config import SettingsError, get_setting
+from .config import SettingsError, get_setting, offline_env
 from .experiment import ParameterError, check_declared, check_params, check_rules, resolve_profile
 
 class ExperimentError(ValueError):
@@ -21,10 +21,11 @@ class RunInterrupted(KeyboardInterrupt):
     def __str__(self): return f"interrupted; partial report at {self.args[0]}"
 
 # %% auto #0
-__all__ = ['PATH_PARAMS', 'ExperimentError', 'RunInterrupted', 'experiments_dir', 'list_experiments', 'find_experiment',
-           'parse_value', 'notebook_parameters', 'notebook_specs', 'notebook_rules', 'resolve_path_params',
-           'resolve_params', 'make_report_dir', 'mark_interrupted', 'execute', 'run_experiment', 'describe_experiment',
-           'add_fit_predict', 'fit_predict_command', 'main']
+__all__ = ['PATH_PARAMS', 'FOLDER_PARAMS', 'ExperimentError', 'RunInterrupted', 'experiments_dir', 'list_experiments',
+           'find_experiment', 'parse_value', 'notebook_parameters', 'notebook_specs', 'notebook_rules',
+           'resolve_path_params', 'resolve_params', 'check_data', 'make_report_dir', 'mark_interrupted',
+           'ipc_kernel_manager', 'execute', 'is_complete', 'sign_report', 'headline', 'run_experiment',
+           'describe_experiment', 'main']
 
 # %% ../nbs/30_run.ipynb #a6fdb96d
 def experiments_dir()->Path:
@@ -87,13 +88,16 @@ PATH_PARAMS = ('data_root', 'weights')
 def resolve_path_params(params:dict, cwd:Path|None=None)->dict:
     "Relative path parameters (`data_root`, `weights`, `*_root`, `*_dir`, `*_path`) made absolute: `*_dir` from `data_root` when one is given, the rest from the caller's cwd."
     out = dict(params); cwd = Path(cwd or Path.cwd())
-    def absolute(v, base): p = Path(v).expanduser(); return str(p if p.is_absolute() else (base/p).resolve())
+    def absolute(k, v, base):
+        p = Path(v).expanduser()
+        try: return str(p if p.is_absolute() else (base/p).resolve())
+        except (RuntimeError, OSError) as e: raise ExperimentError(f"parameter {k} = {v!r}: {base/p} cannot be resolved ({e}): a symbolic link that points to itself?") from None
     is_path = lambda k, v: isinstance(v, str) and v not in ('', 'auto', 'random') and (k in PATH_PARAMS or k.endswith(('_root', '_dir', '_path')))
     for k, v in params.items():
-        if is_path(k, v) and not k.endswith('_dir'): out[k] = absolute(v, cwd)
+        if is_path(k, v) and not k.endswith('_dir'): out[k] = absolute(k, v, cwd)
     base = Path(out['data_root']) if out.get('data_root') else cwd   # folder dataset: normal_dir etc. live under data_root
     for k, v in params.items():
-        if is_path(k, v) and k.endswith('_dir'): out[k] = absolute(v, base)
+        if is_path(k, v) and k.endswith('_dir'): out[k] = absolute(k, v, base)
     return out
 
 # %% ../nbs/30_run.ipynb #aafbb66b
@@ -114,15 +118,34 @@ def resolve_params(nb:Path,     # experiment notebook
     except (ValueError, SyntaxError) as e: raise ExperimentError(f"{nb}: {e}") from None
     return resolved, name
 
+# %% ../nbs/30_run.ipynb #3a6c2f3c
+FOLDER_PARAMS = ('normal_dir', 'test_normal_dir', 'abnormal_dir', 'mask_dir', 'n_test_normal')
+
+def check_data(params:dict # resolved parameters of a run
+              )->int:
+    "Look up every category a run names (layout and folders, no decoding) before the kernel starts; returns how many were checked."
+    if not {'dataset', 'category', 'data_root'} <= set(params) or params['dataset'] == 'embedded': return 0
+    from adnb.datasets import DatasetError, MVTEC_CATEGORIES, load_records
+    ds, cat = params['dataset'], params['category']
+    if not isinstance(cat, str): return 0
+    cats = (MVTEC_CATEGORIES if ds == 'mvtec_ad' else []) if cat == 'all' else [c.strip() for c in cat.split(',') if c.strip()]
+    kw = {k: (params[k] or (0 if k == 'n_test_normal' else None)) for k in FOLDER_PARAMS if k in params} if ds == 'folder' else {}
+    for c in cats:
+        try: load_records(ds, c, params['data_root'] or None, **kw)
+        except DatasetError as e: raise ExperimentError(f"data check before the run (dataset {ds}, category {c}): {e}") from None
+    return len(cats)
+
 # %% ../nbs/30_run.ipynb #09511d01
 def make_report_dir(root:str|Path, # reports root
-                    name:str       # experiment name
+                    name:str,      # experiment name
+                    partial:bool=False # create `<timestamp>.partial` (renamed to `<timestamp>` when the run is complete)
                    )->Path:
-    "A fresh `root/<name>/<timestamp>` folder, or an ExperimentError naming `root` and why it is unusable."
+    "A fresh `root/<name>/<timestamp>` folder (or its `.partial` twin), or an ExperimentError naming `root` and why it is unusable."
     root = Path(root).expanduser(); where = '(--reports or settings.ini [paths] reports)'
     if root.exists() and not root.is_dir(): raise ExperimentError(f"reports folder {root} is a file, not a folder {where}")
     out, n = root/name/datetime.now().strftime('%Y%m%d-%H%M%S'), 1
-    while out.exists(): out = out.with_name(f'{out.name.split("_")[0]}_{n}'); n += 1
+    while out.exists() or out.with_name(out.name + '.partial').exists(): out = out.with_name(f'{out.name.split("_")[0]}_{n}'); n += 1
+    if partial: out = out.with_name(out.name + '.partial')
     try: out.mkdir(parents=True); (out/'.write-test').touch(); (out/'.write-test').unlink()
     except OSError as e: raise ExperimentError(f"cannot create a report folder under {root}: {e.strerror} {where}") from None
     return out
@@ -175,8 +198,84 @@ def mark_interrupted(report:Path,        # the partial report papermill wrote
     return report
 
 # %% ../nbs/30_run.ipynb #33ed017a
+def ipc_kernel_manager(folder:str|Path, # private folder for the sockets (and `kernel.log`)
+                       ipc:bool=True      # Unix sockets; False keeps TCP (e.g. on Windows)
+                      ):
+    "A kernel-manager class: sockets in the private `folder` (no TCP port, no 'running over TCP without encryption' warning), the kernel process's own log in `folder/kernel.log` instead of the terminal."
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+    class AdnbKernelManager(AsyncKernelManager):
+        @default('transport')
+        def _transport_default(self): return 'ipc' if ipc else 'tcp'
+        @default('ip')
+        def _ip_default(self): return os.path.join(str(folder), 'kernel') if ipc else '127.0.0.1'
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            # the kernel app's log (e.g. the 'KeyboardInterrupt caught in kernel' that jupyter_client's shutdown interrupt causes)
+            kw.setdefault('stderr', open(os.path.join(str(folder), 'kernel.log'), 'ab'))
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+    return AdnbKernelManager
+
+_KERNEL_NOISE = ('KeyboardInterrupt caught in kernel',)
+
+def _keep_kernel_log(private:Path, report:Path):
+    "Copy the kernel's own log beside the report when it says more than shutdown noise."
+    f = private/'kernel.log'
+    try: lines = [l for l in f.read_text(errors='replace').splitlines() if l.strip() and not any(n in l for n in _KERNEL_NOISE)]
+    except OSError: return
+    if lines and report.parent.is_dir(): shutil.copy(f, report.parent/'kernel.log')
+
+def _section(nb, i:int)->str|None:
+    "The last markdown heading (level 2 or deeper) before cell `i`, or None."
+    for c in reversed(nb.cells[:i]):
+        if c.cell_type == 'markdown':
+            hs = [l.lstrip('#').strip() for l in c.source.splitlines() if l.startswith('##')]
+            if hs: return hs[-1]
+    return None
+
+def _engine():
+    "Papermill's nbclient engine, calling `adnb_on_cell(nb, index)` as each cell starts (registered once as 'adnb')."
+    from papermill.engines import NBClientEngine, papermill_engines
+    if 'adnb' in papermill_engines._engines: return 'adnb'
+    class AdnbEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, adnb_on_cell=None, **kw):
+            if adnb_on_cell:
+                start = nb_man.cell_start
+                def cell_start(cell, cell_index=None, **k): adnb_on_cell(nb_man.nb, cell_index); return start(cell, cell_index, **k)
+                nb_man.cell_start = cell_start
+            return super().execute_managed_notebook(nb_man, kernel_name, **kw)
+    papermill_engines.register('adnb', AdnbEngine)
+    return 'adnb'
+
+class _Relay(threading.Thread):
+    "Print what a kernel reports through `$ADNB_PROGRESS` (`adnb.config.stage`) and the sections it enters; warnings always."
+    def __init__(self, path:Path, show:bool):
+        super().__init__(daemon=True); self.path, self.show, self.t0, self.pos, self.last = path, show, time.time(), 0, None
+        self.done, self.lock = threading.Event(), threading.Lock()
+    def say(self, stage:str, detail:str=''):
+        if stage == 'warning': print(f"adnb: warning: {detail}", file=sys.stderr, flush=True)
+        elif self.show: print(f"  [{time.time() - self.t0:4.0f}s] {stage}" + (f": {detail}" if detail else ''), file=sys.stderr, flush=True)
+    def on_cell(self, nb, i):
+        self.poll()                                        # the stages of the cell before come first
+        s = 'kernel ready' if i == 0 else _section(nb, i)
+        if s and s != self.last: self.last = s; self.say('section' if i else s, s if i else '')
+    def poll(self):
+        with self.lock:
+            try:
+                with open(self.path) as f: f.seek(self.pos); lines = f.readlines(); self.pos = f.tell()
+            except OSError: return
+            self._show(lines)
+    def _show(self, lines):
+        for l in lines:
+            try: e = json.loads(l)
+            except ValueError: continue
+            self.say(e.get('stage', '?'), e.get('detail', ''))
+    def run(self):
+        while not self.done.wait(0.5): self.poll()
+    def stop(self): self.done.set(); self.join(2); self.poll()
+
 def execute(nb:Path, report:Path, params:dict, progress:bool=True, grace:float=10.)->tuple[bool, int|None]:
-    "Run `nb` into `report` with papermill: (False, None) when it finished, (True, running cell) when Ctrl-C stopped it."
+    "Run `nb` into `report` with papermill (kernel on private Unix sockets, stages relayed): (False, None) when it finished, (True, running cell) when Ctrl-C stopped it."
     import papermill as pm, _thread
     hits, timer, stop = [], None, None
     def on_sigint(signum, frame):
@@ -189,9 +288,16 @@ def execute(nb:Path, report:Path, params:dict, progress:bool=True, grace:float=1
         timer = threading.Timer(grace, _thread.interrupt_main); timer.daemon = True; timer.start()
     main = threading.current_thread() is threading.main_thread()
     old = signal.signal(signal.SIGINT, on_sigint) if main else None
+    private = Path(tempfile.mkdtemp(prefix='adnb-kernel-')); chan = private/'progress.jsonl'; chan.touch()
+    env = {'ADNB_PROGRESS': str(chan), **offline_env()}   # the kernel inherits them; no network: weight look-ups fail fast
+    relay = _Relay(chan, progress); relay.start(); saved = {k: os.environ.get(k) for k in env}; os.environ.update(env)
+    extra = dict(kernel_manager_class=ipc_kernel_manager(private, ipc=os.name == 'posix'))
+    if progress and 'ADNB_OFFLINE' in env:
+        print("adnb: the weights hub (huggingface.co) cannot be reached: this run looks up weights in local files and caches only", file=sys.stderr)
+    if progress: relay.say('starting the kernel')
     try:
-        pm.execute_notebook(str(nb), str(report), parameters=params, cwd=str(report.parent),
-                            kernel_name='python3', progress_bar=progress, log_output=False)
+        pm.execute_notebook(str(nb), str(report), parameters=params, cwd=str(report.parent), kernel_name='python3', engine_name=_engine(),
+                            adnb_on_cell=relay.on_cell, progress_bar=False, log_output=False, **extra)
     except pm.PapermillExecutionError as e:
         if hits: return True, None
         raise ExperimentError(f"experiment {nb.stem} failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n"
@@ -202,30 +308,69 @@ def execute(nb:Path, report:Path, params:dict, progress:bool=True, grace:float=1
     finally:
         if timer: timer.cancel()
         if main: signal.signal(signal.SIGINT, old)
+        relay.stop()
+        for k, v in saved.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
+        _keep_kernel_log(private, report); shutil.rmtree(private, ignore_errors=True)
     return False, None
 
 # %% ../nbs/30_run.ipynb #1b3e15fb
+def is_complete(folder:Path)->bool:
+    "True when `folder` holds a finished run: its run.json says done and its results.json reads as a JSON object."
+    try: return json.loads((Path(folder)/'run.json').read_text()).get('status') == 'done' and \
+                isinstance(json.loads((Path(folder)/'results.json').read_text()), dict)
+    except (OSError, ValueError, AttributeError): return False
+
+def sign_report(path:Path)->bool:
+    "Mark an executed report trusted for this user (nbformat's notary, as `jupyter trust` does), so JupyterLab runs its explorer; False when the notary cannot."
+    try:
+        import nbformat
+        from nbformat.sign import NotebookNotary
+        NotebookNotary().sign(nbformat.read(path, as_version=4)); return True
+    except Exception: return False
+
+_HEADLINE = (('image_auroc', 'image AUROC'), ('image_ap', 'image AP'), ('pixel_auroc', 'pixel AUROC'), ('pixel_ap', 'pixel AP'), ('aupro_30', 'AUPRO@30%'))
+_LABELS = ('category', 'method', 'detector', 'features', 'setting', 'shots')
+
+def headline(results:Path, max_rows:int=6)->list[str]:
+    "One line per result row (category, method, image/pixel AUROC, AP, AUPRO@30%) of a results.json; [] when it has none."
+    try: rows = json.loads(Path(results).read_text()).get('results') or []
+    except (OSError, ValueError, AttributeError): return []
+    out = []
+    for r in [r for r in rows if isinstance(r, dict)][:max_rows]:
+        ms = [f"{lab} {r[k]:.3f}" for k, lab in _HEADLINE if isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool)]
+        if ms: out.append('  ' + '  '.join(str(r[k]) for k in _LABELS if r.get(k) not in (None, '')) + '  ' + ' · '.join(ms))
+    if len(rows) > max_rows and out: out.append(f"  ... {len(rows) - max_rows} more rows in results.json")
+    return out
+
 def run_experiment(name:str,               # experiment name or notebook path
                    params:dict|None=None,  # parameters set explicitly; the profile fills in the rest
                    reports:str|Path|None=None, # reports root (default: settings.ini [paths] reports)
                    progress:bool=True)->Path:
-    "Check the parameters, then execute the experiment notebook into `reports/<name>/<timestamp>/`; returns that folder."
+    "Check the parameters and the data, execute the experiment into `<timestamp>.partial/`, rename it to `reports/<name>/<timestamp>/` once complete; returns that folder."
     nb = find_experiment(name)
     resolved, profile = resolve_params(nb, resolve_path_params(params or {}))
-    out = make_report_dir(reports or get_setting('reports'), nb.stem)
-    (out/'parameters.json').write_text(json.dumps({**resolved, **({'profile': profile} if profile else {})}, indent=1))
-    report, t0 = out/f'{nb.stem}.ipynb', time.time()
+    check_data(resolved)
+    part = make_report_dir(reports or get_setting('reports'), nb.stem, partial=True); final = part.with_name(part.name[:-len('.partial')])
+    (part/'parameters.json').write_text(json.dumps({**resolved, **({'profile': profile} if profile else {})}, indent=1))
+    report, t0 = part/f'{nb.stem}.ipynb', time.time()
+    if progress: print(f"adnb: {nb.stem}" + (f" (profile {profile})" if profile else '') + f" into {final}", file=sys.stderr, flush=True)
     interrupted, stop = execute(nb, report, resolved, progress)
     if interrupted:
         old = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             if report.exists(): mark_interrupted(report, stop)
         finally: signal.signal(signal.SIGINT, old)
-        raise RunInterrupted(report if report.exists() else out)
-    if not (out/'results.json').exists(): raise ExperimentError(f"{nb.stem} ran but wrote no results.json in {out}")
-    print(f"adnb: {nb.stem} finished in {time.time() - t0:.0f}s" + (f" (profile {profile})" if profile else '') +
-          f"\n  report:  {report}\n  results: {out/'results.json'}")
-    return out
+        raise RunInterrupted(report if report.exists() else part)
+    if not (part/'results.json').exists(): raise ExperimentError(f"{nb.stem} ran but wrote no results.json in {part}")
+    trusted = sign_report(report); secs = round(time.time() - t0, 1)
+    (part/'run.json').write_text(json.dumps(dict(status='done', experiment=nb.stem, profile=profile, seconds=secs, trusted=trusted,
+                                                 finished=datetime.now().isoformat(timespec='seconds')), indent=1))
+    os.rename(part, final)                                # atomic: the run appears complete or not at all
+    print('\n'.join([f"adnb: {nb.stem} finished in {secs:.0f}s" + (f" (profile {profile})" if profile else ''), *headline(final/'results.json'),
+                     f"  report:  {final/report.name}", f"  results: {final/'results.json'}"]))
+    return final
 
 # %% ../nbs/30_run.ipynb #f67519d5
 def describe_experiment(name:str)->str:
@@ -238,94 +383,8 @@ def describe_experiment(name:str)->str:
     if not specs: lines.append("  (no cell tagged 'parameter-specs': values are not checked before a run)")
     return '\n'.join(lines)
 
-# %% ../nbs/30_run.ipynb #3fec776e
-def add_fit_predict(sub):
-    "The `fit` and `predict` subcommands (no option takes labels: thresholds come from good images only)."
-    f = sub.add_parser('fit', help='fit PatchCore or PaDiM on a folder of good images; thresholds from held-out good images')
-    f.add_argument('method', choices=['patchcore', 'padim'])
-    f.add_argument('--normal', required=True, metavar='DIR', help='folder of good images (the images directly in it)')
-    f.add_argument('--out', default='model.pt', help='checkpoint to write (default: model.pt)')
-    f.add_argument('--image-size', type=int, default=256); f.add_argument('--crop', type=int, default=None, help='centre crop after resize')
-    f.add_argument('--backbone', default='efficientnet_lite0'); f.add_argument('--layers', nargs='+', default=None)
-    f.add_argument('--weights', default='auto', help="'auto', 'random[:seed]' or a weights file")
-    f.add_argument('--holdout', type=float, default=0.2, help='share of the good images held out to set thresholds')
-    f.add_argument('--quantile', type=float, default=0.99, help='threshold = this quantile of the holdout scores (1 = max)')
-    f.add_argument('--seed', type=int, default=0); f.add_argument('--device', default='auto'); f.add_argument('--batch-size', type=int, default=8)
-    f.add_argument('--coreset-ratio', type=float, default=0.1, help='PatchCore: share of patches kept in the memory bank')
-    f.add_argument('--d', type=int, default=100, help='PaDiM: random channels kept')
-    q = sub.add_parser('predict', help='score images with a model from adnb fit: scores.csv and anomaly-map PNGs')
-    q.add_argument('model'); q.add_argument('images', nargs='+', help='image files and/or folders (searched recursively)')
-    q.add_argument('--out', default='predictions', help='output folder (default: predictions)')
-    q.add_argument('--device', default='auto'); q.add_argument('--batch-size', type=int, default=8)
-    q.add_argument('--no-maps', action='store_true', help='write scores.csv only')
-
-def fit_predict_command(a)->None:
-    "Run a parsed `fit` or `predict` command and print what it wrote."
-    from adnb import cli
-    if a.cmd == 'fit':
-        kw = dict(coreset_ratio=a.coreset_ratio) if a.method == 'patchcore' else dict(d=a.d)
-        r = cli.fit_folder(a.method, a.normal, a.out, a.image_size, a.crop, a.backbone, a.layers, a.weights, a.holdout, a.quantile,
-                           a.seed, a.device, a.batch_size, progress=sys.stderr.isatty(), **kw)
-        t = r['threshold']
-        print(f"adnb: fitted {a.method} on {r['n_fit']} good images in {r['total_s']:.1f}s; saved {r['out']}\n"
-              f"  image threshold {t['image']:.4g}, pixel threshold {t['pixel']:.4g}: {t['provenance']}")
-        return
-    out = cli.predict_images(a.model, a.images, a.out, a.device, a.batch_size, maps=not a.no_maps)
-    import csv
-    with open(out, newline='') as f: rows = list(csv.DictReader(f))
-    print(f"adnb: scored {len(rows)} images, {sum(r['is_anomalous'] == 'True' for r in rows)} above the threshold "
-          f"{float(rows[0]['threshold']):.4g}; wrote {out}" + ('' if a.no_maps else ' and the map PNGs beside it'))
-
 # %% ../nbs/30_run.ipynb #c28c9e8c
 def main(argv:list|None=None):
-    "Command line: `adnb run EXPERIMENT [-p name value ...]`, `adnb list`, `adnb batch GRID`, `adnb report [RUNS]`, `adnb fit|predict ...`, `adnb export REPORT`, `adnb docs`."
-    from adnb.batch import add_batch, batch_command     # light: Ray and YAML are imported when a batch runs
-    ap = argparse.ArgumentParser(prog='adnb', description='Run adnb experiment notebooks into reports/; fit and predict on your own images.')
-    sub = ap.add_subparsers(dest='cmd', required=True)
-    r = sub.add_parser('run', help='execute an experiment notebook with papermill')
-    r.add_argument('experiment', help=f"name in nbs/experiments or a notebook path")
-    r.add_argument('-p', '--param', nargs=2, action='append', default=[], metavar=('NAME', 'VALUE'), help='set a parameter')
-    r.add_argument('--reports', default=None, help='reports root (default: settings.ini [paths] reports)')
-    r.add_argument('--no-progress', action='store_true')
-    sub.add_parser('list', help='list experiments, their parameters, specs and profiles')
-    add_fit_predict(sub)
-    x = sub.add_parser('export', help='one self-contained offline HTML file of an executed report')
-    x.add_argument('notebook', help='executed report, e.g. reports/patchcore/<run>/patchcore.ipynb')
-    x.add_argument('-o', '--out', default=None, help='HTML file to write (default: beside the notebook)')
-    x.add_argument('--no-input', action='store_true', help='hide the code cells')
-    d = sub.add_parser('docs', help='the documentation site as static offline pages (library notebooks and executed reports)')
-    d.add_argument('--nbs', default='nbs'); d.add_argument('--out', default='_docs')
-    d.add_argument('--reports', default=None, help='reports folder whose executed reports become pages (default: settings.ini [paths] reports)')
-    d.add_argument('--no-execute', action='store_true', help='use stored outputs only')
-    add_batch(sub)
-    rp = sub.add_parser('report', help='the reproduction report: paper tables beside every results.json under RUNS_DIR')
-    rp.add_argument('runs_dir', nargs='?', default=None, help='folder searched for results.json (default: settings.ini [paths] reports)')
-    rp.add_argument('--out', default=None, help='output folder of the report')
-    a = ap.parse_args(argv)
-    if a.cmd == 'batch': return batch_command(a)
-    if a.cmd == 'report':
-        try:
-            from adnb.report import build_report
-            return print(f"adnb: report in {build_report(a.runs_dir or get_setting('reports'), a.out)}")
-        except (ImportError, FileNotFoundError, ValueError, SettingsError) as e: raise SystemExit(f"adnb: {e}") from None
-    if a.cmd in ('export', 'docs'):
-        try:
-            if a.cmd == 'export':
-                from adnb.viz import export_html
-                return print(f"adnb: wrote {export_html(a.notebook, a.out, exclude_input=a.no_input)}")
-            from adnb.docs import build_docs
-            out = build_docs(a.nbs, a.out, a.reports or get_setting('reports'), execute=not a.no_execute)
-            return print(f"adnb: docs site in {out} (open {out/'index.html'})")
-        except (FileNotFoundError, ValueError) as e: raise SystemExit(f"adnb: {e}") from None
-    if a.cmd in ('fit', 'predict'):
-        try: return fit_predict_command(a)
-        except (ValueError, FileNotFoundError, SettingsError) as e: raise SystemExit(f"adnb: {e}") from None
-    try:
-        if a.cmd == 'list':
-            try: print('\n'.join(describe_experiment(e) for e in list_experiments()) or f'no experiments in {experiments_dir()}')
-            except BrokenPipeError: os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # `adnb list | head`: the reader left
-            return
-        run_experiment(a.experiment, {k: parse_value(v) for k, v in a.param}, a.reports, not a.no_progress)
-    except (ExperimentError, ParameterError) as e: raise SystemExit(f"adnb: {e}") from None
-    except KeyboardInterrupt as e:
-        print(f"adnb: {e if isinstance(e, RunInterrupted) else 'interrupted'}", file=sys.stderr); raise SystemExit(130) from None
+    "The command line lives in `adnb.cli` (floor 4); this name stays for old imports (`from adnb.run import main`)."
+    from adnb.cli import main as cli_main          # imported when called: the engine never imports the CLI at load time
+    return cli_main(argv)

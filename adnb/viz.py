@@ -17,11 +17,12 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 # %% auto #0
-__all__ = ['STATIC', 'HEADERS', 'STAT_COLS', 'plotly_js', 'loader_html', 'init_report', 'fig_html', 'mimebundle',
-           'figure_caption', 'show', 'png_bytes', 'png_uri', 'jpeg_uri', 'colorize', 'as_image', 'count_str',
-           'metrics_table', 'gallery', 'stratified_pick', 'stratified_gallery', 'training_curves', 'kde_figure',
-           'tsne_figure', 'counts_at', 'rates', 'prf_at', 'explorer_data', 'pixel_counts', 'stats_row', 'stats_table',
-           'static_explorer', 'threshold_explorer', 'report_sections', 'export_html']
+__all__ = ['STATIC', 'HEADERS', 'STAT_COLS', 'UNTRUSTED', 'plotly_js', 'loader_html', 'init_report', 'fig_html', 'mimebundle',
+           'figure_caption', 'mpl_png', 'show', 'png_bytes', 'png_uri', 'jpeg_uri', 'colorize', 'as_image', 'count_str',
+           'metrics_table', 'gallery', 'stratified_pick', 'stratified_gallery', 'see_maps', 'see_kde',
+           'training_curves', 'kde_figure', 'tsne_figure', 'counts_at', 'rates', 'prf_at', 'f1_start', 'explorer_data',
+           'pixel_counts', 'stats_row', 'stats_table', 'start_sentence', 'static_explorer', 'threshold_explorer',
+           'skipped', 'report_sections', 'export_html']
 
 # %% ../nbs/20_viz.ipynb #3d887f04
 STATIC = Path(__file__).parent/'static' if '__file__' in globals() else Path('../adnb/static')
@@ -82,10 +83,22 @@ def figure_caption(text:str, # what the figure shows, with units
          f'<b>{html.escape(label)}.</b> {html.escape(text)}</p>')
     display({'text/html': h, 'text/plain': f'{label}. {text}'}, raw=True)
 
-def show(fig:go.Figure, caption:str|None=None):
-    "Display `fig` so that it renders in JupyterLab, VS Code, exported HTML (offline), Voila and Quarto; `caption` under it."
+def _is_mpl(fig)->bool: return type(fig).__module__.startswith('matplotlib')
+
+def mpl_png(fig, dpi:int|None=None)->bytes:
+    "A matplotlib figure as PNG bytes (tight bounding box); a pyplot-managed figure is closed so it is not drawn twice."
+    import matplotlib.pyplot as plt
+    buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=dpi or fig.dpi, bbox_inches='tight'); plt.close(fig)
+    return buf.getvalue()
+
+def show(fig,                    # a plotly figure, or a matplotlib figure (stored as PNG)
+         caption:str|None=None): # what it shows, with units; drawn under the figure
+    "Display `fig` so that it renders in JupyterLab, VS Code, exported HTML (offline), Voila, the docs site and (PNG) GitHub."
     from IPython.display import display
-    display(mimebundle(fig), raw=True)
+    if _is_mpl(fig):
+        t = fig._suptitle.get_text() if getattr(fig, '_suptitle', None) else ''
+        display({'image/png': base64.b64encode(mpl_png(fig)).decode(), 'text/plain': f'<matplotlib figure: {t or "untitled"}>'}, raw=True)
+    else: display(mimebundle(fig), raw=True)
     if caption: figure_caption(caption)
 
 # %% ../nbs/20_viz.ipynb #0e5e703c
@@ -204,6 +217,56 @@ def stratified_gallery(images, masks, maps, scores, defects, per_type:int=1, see
     return gallery([images[i] for i in pick], None if masks is None else [masks[i] for i in pick], [maps[i] for i in pick],
                    [f'{defects[i]} · #{i} · score {float(scores[i]):.3f}' for i in pick], **kw)
 
+# %% ../nbs/20_viz.ipynb #4f438413
+def see_maps(res:dict,              # `adnb.scoring.score_split` result (paths, maps, masks, scores, defects)
+             pick=None,             # indices to show (default: `stratified_pick` of the defect types)
+             per_type:int=1, seed:int=0,
+             side:float=1.45,       # inches per image
+             title:str|None=None, cmap:str='jet'):
+    "matplotlib Figure, one column per test image: image | ground truth | anomaly map over the image (shared colour scale)."
+    from matplotlib.figure import Figure
+    pick = stratified_pick(res['defects'], per_type, seed) if pick is None else [int(i) for i in pick]
+    maps = [_np(res['maps'][i]).astype(np.float32) for i in pick]; has_gt = res.get('masks') is not None
+    lo, hi = min(float(m.min()) for m in maps), max(float(m.max()) for m in maps)
+    rows = 3 if has_gt else 2; n = len(pick)
+    fig = Figure(figsize=(side*n + .9, side*rows + (.5 if title else .25)), dpi=72)
+    ax = fig.subplots(rows, n, squeeze=False)
+    for j, (i, m) in enumerate(zip(pick, maps)):
+        im = np.clip(as_image(res['paths'][i]), 0, 1)
+        if im.shape[:2] != m.shape: im = _resize_to(im, m.shape)
+        ax[0, j].imshow(im); ax[0, j].set_title(f"{res['defects'][i]}\nscore {float(res['scores'][i]):.3g}", fontsize=9)
+        if has_gt: ax[1, j].imshow(_np(res['masks'][i]), cmap='gray', vmin=0, vmax=1)
+        ax[-1, j].imshow(im); hm = ax[-1, j].imshow(m, cmap=cmap, vmin=lo, vmax=hi, alpha=.5)
+    for a in ax.ravel(): a.set_xticks([]); a.set_yticks([])
+    for r, name in enumerate(('image', 'ground truth', 'anomaly map') if has_gt else ('image', 'anomaly map')):
+        ax[r, 0].set_ylabel(name, fontsize=9)
+    fig.colorbar(hm, ax=ax[-1, :].tolist(), fraction=.03, pad=.01).set_label('pixel score', fontsize=8)
+    if title: fig.suptitle(title, fontsize=10)
+    return fig
+
+def _resize_to(im:np.ndarray, hw:tuple)->np.ndarray:
+    t = torch.as_tensor(np.ascontiguousarray(im), dtype=torch.float32).permute(2, 0, 1)[None]
+    return F.interpolate(t, size=hw, mode='bilinear', align_corners=False)[0].permute(1, 2, 0).numpy()
+
+def see_kde(scores, labels, title:str='image scores', xlabel:str='image score', ax=None):
+    "matplotlib Figure: kernel density of normal (blue) and anomalous (red) scores, one tick per image, AUROC in the title."
+    from matplotlib.figure import Figure
+    from scipy.stats import gaussian_kde
+    s, y = _np(scores).astype(np.float64).ravel(), _np(labels).astype(bool).ravel()
+    fig = None
+    if ax is None: fig = Figure(figsize=(4.6, 2.4), dpi=72); ax = fig.subplots()
+    pad = .1 * (s.max() - s.min() or 1.); xs = np.linspace(s.min() - pad, s.max() + pad, 200)
+    for lab, name, col in ((False, 'normal', '#1f77b4'), (True, 'anomalous', '#d62728')):
+        v = s[y == lab]
+        if len(v) >= 2 and v.std() > 0: ax.fill_between(xs, gaussian_kde(v)(xs), color=col, alpha=.35, label=f'{name} (n={len(v)})')
+        ax.plot(v, np.zeros_like(v), '|', color=col, ms=12)
+    if y.any() and (~y).any():
+        from adnb.metrics import threshold_metrics
+        title += f" · AUROC {threshold_metrics(s, y)['auroc']:.3f}"
+    ax.set_title(title, fontsize=10); ax.set_xlabel(xlabel, fontsize=9); ax.set_ylabel('density', fontsize=9)
+    ax.legend(fontsize=8, frameon=False); ax.tick_params(labelsize=8)
+    return fig if fig is not None else ax.figure
+
 # %% ../nbs/20_viz.ipynb #49dd78b9
 def training_curves(history:dict,          # name -> per-epoch values; `val_*` keys go to the right axis
                     title:str='Training',
@@ -298,7 +361,14 @@ def _fmt(v): return '—' if v is None else f'{v:.3f}'
 
 def _grid(lo:float, hi:float, n:int)->np.ndarray: return np.linspace(lo, hi, n) if hi > lo else np.array([lo])
 
-def explorer_data(images, masks, maps, scores, labels, titles=None, n_thresholds:int=41, side:int=64)->dict:
+def f1_start(counts)->int|None:
+    "Index of the highest-F1 row of (T, 4) TP, FP, FN, TN counts (the first on ties); None when F1 is undefined or 0 everywhere."
+    c = np.asarray(counts, dtype=np.float64); den = 2*c[:, 0] + c[:, 1] + c[:, 2]
+    f1 = np.divide(2*c[:, 0], den, out=np.zeros(len(c)), where=den > 0)
+    return int(np.argmax(f1)) if len(c) and f1.max() > 0 else None
+
+def explorer_data(images, masks, maps, scores, labels, titles=None, n_thresholds:int=41,
+                  side:int=128)->dict:   # thumbnail side (px)
     "JSON-able precomputed threshold explorer over every test image (images: arrays or paths, read once)."
     maps = [_np(m).astype(np.float32) for m in maps]; s = _np(scores).astype(np.float64); y = _np(labels).astype(bool)
     masks = [(_np(m) > 0) if m is not None else np.zeros(a.shape, bool) for m, a in zip(masks if masks is not None else [None]*len(maps), maps)]
@@ -310,10 +380,14 @@ def explorer_data(images, masks, maps, scores, labels, titles=None, n_thresholds
         ys, xs, z = _hover_grid(a, side)
         blob += [np.searchsorted(tp_, z, 'right').astype(np.uint8).ravel(), m[np.ix_(ys, xs)].astype(np.uint8).ravel()]
         thumbs.append(dict(src=jpeg_uri(_small(as_image(im), side)), h=len(ys), w=len(xs)))
-    return dict(image=dict(thr=ti.tolist(), counts=counts_at(s, y, ti).tolist(), n=len(s), edges=hist_edges.tolist(),
-                           hist=[np.histogram(s[y == c], hist_edges)[0].tolist() for c in (False, True)]),
+    ic = counts_at(s, y, ti); has_gt = any(m.any() for m in masks)
+    si, sp = f1_start(ic), f1_start(pc.sum(0)) if has_gt else None     # start: F1-max on the grid, else the middle
+    return dict(image=dict(thr=ti.tolist(), counts=ic.tolist(), n=len(s), edges=hist_edges.tolist(),
+                           hist=[np.histogram(s[y == c], hist_edges)[0].tolist() for c in (False, True)],
+                           start=len(ti) // 2 if si is None else si, start_rule='middle' if si is None else 'f1max'),
                 pixel=dict(thr=tp_.tolist(), counts=pc[..., :2].tolist(), n_pix=[int(a.size) for a in maps],
-                           n_gt=[int(m.sum()) for m in masks]),
+                           n_gt=[int(m.sum()) for m in masks],
+                           start=len(tp_) // 2 if sp is None else sp, start_rule='middle' if sp is None else 'f1max'),
                 items=[dict(title=(titles[i] if titles else f'#{i}'), score=float(s[i]), **t) for i, t in enumerate(thumbs)],
                 levels=base64.b64encode(gzip.compress(np.concatenate(blob).tobytes(), 9, mtime=0)).decode())
 
@@ -341,7 +415,8 @@ def stats_table(rows:list)->str:
 # %% ../nbs/20_viz.ipynb #43598d5f
 _EXPLORER_JS = r"""
 (async function(){
-const root=document.getElementById(ID), D=JSON.parse(root.querySelector('script[type="application/json"]').textContent);
+const root=document.getElementById(ID);root.querySelectorAll('.adnb-untrusted').forEach(e=>e.remove());
+const D=JSON.parse(root.querySelector('script[type="application/json"]').textContent);
 const q=s=>root.querySelector(s), cnt=v=>v.toLocaleString('en-US'), f3=v=>v===null?'—':v.toFixed(3);
 const rates=(tp,fp,fn,tn)=>{const d=(a,b)=>b?a/b:null;return [d(tp,tp+fp),d(tp,tp+fn),d(fp,fp+tn),d(2*tp,2*tp+fp+fn)];};
 const row=(n,c)=>'<tr><td>'+[n,...c.map(cnt),...rates(...c).map(f3)].join('</td><td>')+'</td></tr>';
@@ -380,19 +455,35 @@ function pixel(){const i=+sel.value,j=+tp.value,it=D.items[i],w=it.w,h=it.h,T=P.
   const yt=H*(1-(j+0.5)/T);bx.fillStyle='black';
   bx.fillRect(0,yt-1,24,3);bx.font='11px sans-serif';bx.fillText(P.thr[T-1].toFixed(3),20,10);bx.fillText(P.thr[0].toFixed(3),20,H-2);bx.fillText('t '+P.thr[j].toFixed(3),26,Math.max(22,Math.min(H-14,yt+4)));};
  if(base.dataset.i==String(i)&&base.complete)draw();else{base.onload=draw;base.dataset.i=i;base.src=it.src;}}
-ti.max=I.thr.length-1;ti.value=Math.floor(I.thr.length/2);tp.max=P.thr.length-1;tp.value=Math.floor(P.thr.length/2);
+ti.max=I.thr.length-1;ti.value=I.start??Math.floor(I.thr.length/2);tp.max=P.thr.length-1;tp.value=P.start??Math.floor(P.thr.length/2);
 ti.oninput=image;tp.oninput=pixel;sel.onchange=pixel;image();pixel();root.dataset.ready='1';
 })().catch(e=>{document.getElementById(ID).insertAdjacentText('beforeend','explorer failed: '+e);});
 """
 
+UNTRUSTED = ('The threshold explorer below is drawn by JavaScript, which has not run here. In JupyterLab an executed '
+             'report is untrusted until you trust it: File > Trust Notebook (or `jupyter trust REPORT.ipynb` in a terminal), '
+             'then reopen it. Exported HTML (`adnb export REPORT.ipynb`), Voila and the docs site run it as they are.')
+
+def start_sentence(data:dict)->str:
+    "How the explorer's sliders start (stated so that nobody mistakes the start for a tuned operating point)."
+    f = lambda d, what: (f'the threshold with the highest {what} F1 on this grid ({d["thr"][d["start"]]:.4g})' if d['start_rule'] == 'f1max'
+                          else f'the middle of the range ({d["thr"][d["start"]]:.4g}: no {what} ground truth to compute F1 from)')
+    return (f"Start: image slider at {f(data['image'], 'image-level')}, pixel slider at {f(data['pixel'], 'pooled pixel')}. "
+            "These start points are picked on the test set for understanding only: no reported metric depends on them "
+            "(the metrics table's F1max is computed exactly over all thresholds).")
+
 def static_explorer(data:dict)->str:
     "Kernel-free threshold explorer (HTML + JavaScript, no plotly needed) over `explorer_data`: survives export."
+    import html as H
     i = 'adnbx-' + uuid.uuid4().hex[:12]
     js = _EXPLORER_JS.replace('ID', json.dumps(i)).replace('COLS', json.dumps(STAT_COLS))
     css = (f'<style>#{i} canvas{{width:256px;image-rendering:pixelated;margin-right:6px}} #{i} .cb{{width:90px;height:256px}}'
            f' #{i} table{{border-collapse:collapse;font-size:12px}} #{i} td,#{i} th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}</style>')
     dj = json.dumps(data).replace('</', '<\\/')
-    return (css + f'<div id="{i}" class="adnb-explorer"><script type="application/json">{dj}</script>'
+    return (css + f'<div id="{i}" class="adnb-explorer"><p class="adnb-untrusted" style="border-left:6px solid #c0392b;'
+            f'background:#fdedec;padding:6px 10px;max-width:900px">{H.escape(UNTRUSTED)}</p>'
+            f'<script type="application/json">{dj}</script>'
+            f'<p style="font-size:12px;max-width:900px;margin:2px 0 6px">{H.escape(start_sentence(data))}</p>'
             '<b>Image level</b> (whole test set): threshold <input class="ti" type="range" min="0" step="1" style="width:300px">'
             ' <span class="tiv"></span><br><svg class="hist" width="420" height="140"></svg><div class="cm"></div><div class="itab"></div>'
             '<br><b>Pixel level</b>: image <select class="sel"></select> threshold <input class="tp" type="range" min="0" step="1"'
@@ -429,33 +520,75 @@ def _h(t:str):
     from IPython.display import display, HTML
     display(HTML(f'<h3>{t}</h3>'))
 
+def skipped(text:str):
+    "Say that a report section is skipped and why (HTML with a plain-text fallback), where the section would be."
+    from IPython.display import display
+    import html
+    display({'text/html': f'<p class="adnb-skipped" style="color:#555;font-style:italic">Skipped: {html.escape(text)}</p>',
+             'text/plain': f'Skipped: {text}'}, raw=True)
+
 def report_sections(res:dict,             # `score_split` result
                     metrics,              # DataFrame or list of result dicts (`adnb.metrics.evaluate` + extras)
                     method:str, backbone:str, image_size,
-                    per_type:int=1, seed:int=0, tsne_points:int=1000, n_thresholds:int=41, side:int=64,
+                    per_type:int=1, seed:int=0, tsne_points:int=1000, n_thresholds:int=41,
+                    side:int=128,         # explorer thumbnail side (px)
                     live:bool=False):     # also the ipywidgets explorer (needs a kernel: JupyterLab, Voila)
-    "Display the standard report sections (same order and look for every experiment)."
-    from IPython.display import display
+    "Display the standard report sections (same order and look for every experiment), a caption under every figure."
+    from IPython.display import display, HTML
     import pandas as pd
     init_report()
     rows = pd.DataFrame(metrics if not isinstance(metrics, dict) else [metrics]); last = rows.iloc[-1].to_dict()
     _h('Metrics'); display(metrics_table(rows, method, backbone, image_size))
+    figure_caption(f'{method} with {backbone} at {image_size} px, one row per category. AUROC, AP and F1max are unitless (0 to 1, '
+                   'higher is better), computed exactly over all thresholds at full mask resolution; AUPRO@30 % / @5 % is the '
+                   'area under the per-region overlap curve up to that false-positive rate, normalised to 0..1. Times in s and '
+                   'ms per image, memory in MiB.', 'Table')
     S, Y, maps, masks, D = res['scores'], res['labels'], res['maps'], res['masks'], res['defects']
     titles = [f'#{i} · {d} · score {s:.3f}' for i, (d, s) in enumerate(zip(D, S))]
-    _h(f'Gallery: {per_type} test image(s) per defect type'); show(stratified_gallery(res['paths'], masks, maps, S, D, per_type, seed))
+    _h(f'Gallery: {per_type} test image(s) per defect type')
+    gt = ('its ground-truth mask (white: defect), ' if masks is not None else '')
+    show(stratified_gallery(res['paths'], masks, maps, S, D, per_type, seed),
+         caption=f'Test images picked per defect type (seeded; normal first), each row: the image, {gt}and the anomaly map over '
+                 f'the image on one colour scale shared by all rows ({method} pixel score: higher = more anomalous; hover for the '
+                 'value). Titles: defect type, test index and image score.' + ('' if masks is not None else
+                 ' No ground-truth column: this test set has image labels only.'))
     _h('Score distributions')
-    show(kde_figure(S, Y, 'image scores', auroc=last.get('image_auroc', True)))
+    show(kde_figure(S, Y, 'image scores', auroc=last.get('image_auroc', True)),
+         caption=f'Gaussian kernel density of the image scores of normal (blue) and anomalous (red) test images; x: image score '
+                 f'({method} units, higher = more anomalous), y: density (per score unit); counts in the legend, image AUROC '
+                 'in the title.')
     if masks is not None:
         pix = np.concatenate([m.ravel() for m in maps]); pl = np.concatenate([m.ravel() for m in masks])
-        show(kde_figure(pix, pl, 'pixel scores', auroc=last.get('pixel_auroc', True), seed=seed))
-    if tsne_points > 0 and res.get('embeddings') is not None and res['patch_labels'].any():   # 0 skips the t-SNE
-        _h('t-SNE of patch features'); show(tsne_figure(res['embeddings'], res['patch_labels'], tsne_points, seed, index=res['patch_index']))
+        show(kde_figure(pix, pl, 'pixel scores', auroc=last.get('pixel_auroc', True), seed=seed),
+             caption=f'Kernel density of the pixel scores of normal (blue) and defect (red) pixels of all test images (at most '
+                     f'20,000 of each drawn for the density; counts in the legend are all pixels); x: pixel score ({method} units), '
+                     'y: density; pixel AUROC in the title.')
+    else: skipped('the pixel-score distribution: this test set has no pixel ground truth (image-level labels only).')
+    _h('t-SNE of patch features')
+    if tsne_points <= 0: skipped('the t-SNE of patch features: tsne_points = 0.')
+    elif res.get('embeddings') is None: skipped(f'the t-SNE of patch features: scoring collected no patch embeddings for {method}.')
+    elif not res['patch_labels'].any(): skipped('the t-SNE of patch features: no patch is anomalous (no pixel ground truth, '
+                                                 'or no defect covers more than a quarter of a patch).')
+    else:
+        show(tsne_figure(res['embeddings'], res['patch_labels'], tsne_points, seed, index=res['patch_index']),
+             caption=f'2-D t-SNE (scikit-learn, seed {seed}) of at most {tsne_points:,} patch features, anomalous patches (more than '
+                     'a quarter of the patch inside a defect mask) kept first; axes are unitless t-SNE coordinates. Hover: test '
+                     'image and patch position.')
     _h('Threshold explorer (every test image, no kernel needed)')
-    from IPython.display import HTML
     if masks is None: display(HTML('<p>No pixel ground truth for this split: pixel counts treat every pixel as normal'
                                    ' (every predicted pixel is an FP, recall is undefined).</p>'))
-    display(HTML(static_explorer(explorer_data(res['paths'], masks, maps, S, Y, titles, n_thresholds, side))))
-    if live: display(threshold_explorer(res['paths'], masks if masks is not None else [np.zeros_like(m) for m in maps], maps, titles, scores=S, labels=Y))
+    data = explorer_data(res['paths'], masks, maps, S, Y, titles, n_thresholds, side)
+    display(HTML(static_explorer(data)))
+    figure_caption(f'Move a slider: image level, the test images whose score is at or above the threshold are predicted anomalous '
+                   f'(histogram of image scores, confusion matrix, rates); pixel level, for the picked image (thumbnail {side} px) '
+                   'the pixels at or above the threshold are tinted red and the ground-truth contour is green, with counts for '
+                   'this image and the whole test set. Thresholds in score units on a grid of '
+                   f'{n_thresholds} steps from the lowest to the highest score.')
+    if live:
+        _h('Live threshold explorer (ipywidgets; needs a running kernel)')
+        display(threshold_explorer(res['paths'], masks if masks is not None else [np.zeros_like(m) for m in maps], maps, titles, scores=S, labels=Y))
+        figure_caption('Same counts as above for any threshold (the slider is continuous); drawn by the kernel, so it works in '
+                       'JupyterLab and Voila while the kernel runs, not in exported HTML.')
 
 # %% ../nbs/20_viz.ipynb #20f53205
 _OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
@@ -466,7 +599,7 @@ _OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 
 def export_html(report_ipynb,             # executed notebook
                 out_html=None,            # default: beside it, .html
-                exclude_input:bool=False, # hide code cells
+                exclude_input:bool=True,  # hide code cells (a reader sees prose and results; False keeps the code)
                 offline:bool=True         # drop the template's CDN scripts (require.js, MathJax, mermaid)
                )->Path:
     "One self-contained HTML file of an executed report (no CDN needed for the figures; none at all when `offline`)."
@@ -477,7 +610,7 @@ def export_html(report_ipynb,             # executed notebook
     base = [str(t) for t in dict.fromkeys(Path(q)/'share'/'jupyter'/'nbconvert'/'templates' for q in (sys.prefix, sys.base_prefix)) if t.is_dir()]
     kw = dict(extra_loaders=[jinja2.DictLoader({'adnb_offline.html.j2': _OFFLINE_TEMPLATE}), jinja2.FileSystemLoader(base)],
               template_file='adnb_offline.html.j2') if offline else dict(template_name='lab')
-    ex = HTMLExporter(extra_template_basedirs=base, **kw); ex.exclude_input = exclude_input
+    ex = HTMLExporter(extra_template_basedirs=base, **kw); ex.exclude_input = ex.exclude_output_prompt = exclude_input
     body, _ = ex.from_notebook_node(nbformat.read(p, as_version=4))
     out = Path(out_html) if out_html else p.with_suffix('.html'); out.write_text(body, encoding='utf-8')
     return out

@@ -31,3 +31,18 @@ def squares_folder(root, n_train=8, n_good=3, n_bad=3, size=64, seed=0):
         (root/d).mkdir(parents=True)
         for i in range(n): Image.fromarray(img(bad)).save(root/d/f'{i:03d}.png')
     return root
+
+
+def child_venv(path):
+    """A venv whose python sees the packages of the interpreter running the tests, wherever they are installed (a venv, a
+    conda env or the base interpreter), and nothing installed in editable mode: no system site-packages (which would
+    be the *base* interpreter's, not the current venv's), and a .pth file listing this interpreter's site-packages
+    folders as plain paths (their own .pth files, such as an editable adnb, are not run). Returns (python, site-packages)."""
+    import subprocess, sys, venv
+    venv.create(path, system_site_packages=False, with_pip=False, symlinks=os.name != 'nt')
+    py = Path(path)/('Scripts/python.exe' if os.name == 'nt' else 'bin/python')
+    site = Path(subprocess.check_output([str(py), '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'], text=True).strip())
+    parents = [p for p in dict.fromkeys(sys.path) if p and Path(p).is_dir() and Path(p).name in ('site-packages', 'dist-packages')
+               and Path(p).resolve() != site.resolve()]
+    (site/'_adnb_tests_parent_env.pth').write_text(''.join(f'{p}\n' for p in parents))
+    return py, site

@@ -56,6 +56,9 @@ def test_report_offline_in_chromium(report, tmp_path):
         assert len(figs) == 4 and all(n > 0 for n in figs)                  # gallery, 2 KDE, t-SNE drawn with data
         assert not errors, errors
         D = json.loads(page.eval_on_selector('.adnb-explorer script[type="application/json"]', 'e => e.textContent'))
+        assert 'class="adnb-untrusted"' in html and page.locator('.adnb-untrusted').count() == 0   # said in the file, removed once the script ran
+        assert int(page.eval_on_selector('.adnb-explorer .ti', 'e => e.value')) == D['image']['start']          # starts at the stated rule
+        assert D['items'][0]['w'] == 128                                                                   # 128 px thumbnails
         n = len(D['items'])
         for i, j in ((0, 2), (n - 1, 7), (3, 10)):                           # move the static slider, pick an image
             page.eval_on_selector('.adnb-explorer .sel', f'e => {{e.value = "{i}"; e.dispatchEvent(new Event("change"))}}')

@@ -3,9 +3,9 @@ import csv, subprocess, sys
 from pathlib import Path
 import numpy as np, pytest, torch
 from PIL import Image
-from adnb.cli import *
+from adnb.predict import *
 from adnb.datasets import make_embedded, read_image, transform
-from adnb.run import main
+from adnb.cli import main
 
 @pytest.fixture(scope='module')
 def puck(tmp_path_factory):
@@ -62,7 +62,7 @@ def test_crop_maps_back_to_original_size(puck, tmp_path):
     assert heat.shape == (128, 128, 3) and (heat[0, 0] == 128).all() and not (heat[64, 64] == 128).all()   # grey outside the crop
 
 def test_no_label_option():
-    p = subprocess.run([sys.executable, '-c', 'from adnb.run import main; main()', 'fit', '--help'], capture_output=True, text=True)
+    p = subprocess.run([sys.executable, '-c', 'from adnb.cli import main; main()', 'fit', '--help'], capture_output=True, text=True)
     assert p.returncode == 0 and '--normal' in p.stdout and 'label' not in p.stdout.lower() and '--abnormal' not in p.stdout
 
 def err(argv):

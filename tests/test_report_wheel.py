@@ -1,7 +1,7 @@
 "A plain (non-editable) install ships the report notebook and the paper tables: `build_report` works outside the checkout."
 import os, shutil, subprocess, sys, venv, zipfile
 import pytest
-from conftest import ROOT
+from conftest import ROOT, child_venv
 from test_report import _runs, _tables
 
 pytestmark = pytest.mark.slow
@@ -18,8 +18,7 @@ def test_wheel_ships_report_and_tables(tmp_path):
     whl = next((tmp_path/'dist').glob('adnb-*.whl'))
     names = zipfile.ZipFile(whl).namelist()
     assert 'adnb/reports/index.ipynb' in names and 'adnb/paper_tables/t.csv' in names and 'adnb/experiments/patchcore.ipynb' in names
-    venv.create(tmp_path/'venv', system_site_packages=True, with_pip=False)
-    py = tmp_path/'venv'/'bin'/'python'
+    py, site = child_venv(tmp_path/'venv')                                   # sees this interpreter's packages (venv or conda), not the base's
     subprocess.run([sys.executable, '-m', 'pip', '--python', str(py), 'install', '--no-deps', '--ignore-installed', '-q', str(whl)],
                    check=True, capture_output=True, text=True)
     cwd = tmp_path/'elsewhere'; cwd.mkdir(); runs = _runs(tmp_path/'runs')
@@ -28,6 +27,5 @@ def test_wheel_ships_report_and_tables(tmp_path):
             f"print(build_report({str(runs)!r}, 'out'))")
     r = subprocess.run([str(py), '-c', code], cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
-    site = tmp_path/'venv'/'lib'/f'python{sys.version_info.major}.{sys.version_info.minor}'/'site-packages'
     assert r.stdout.split() == [str(site/'adnb'/'reports'/'index.ipynb'), str(site/'adnb'/'paper_tables'), str(cwd/'out'/'index.html')]
     assert 'patchcore · Table 1' in (cwd/'out'/'index.html').read_text()

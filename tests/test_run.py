@@ -1,6 +1,8 @@
+import re
 import json, subprocess, sys
 import pytest
 from adnb.run import *
+from adnb.cli import main
 
 def test_main_job_on_embedded(tmp_path):
     "The README's main job at tiny size: executes the experiment notebook on the embedded dataset and writes results."
@@ -13,6 +15,7 @@ def test_main_job_on_embedded(tmp_path):
     assert 0 <= row['image_auroc'] <= 1 and 0 <= row['aupro_30'] <= 1 and row['bank_size'] == round(0.1 * row['n_train'] * 8 * 8)
     assert (out/'patchcore.ipynb').stat().st_size < 2_000_000 and (out/'metrics.csv').exists()
 
+@pytest.mark.slow
 def test_padim_through_same_experiment(tmp_path):
     "PaDiM through the same cells, with a centre crop on both loaders (PaDiM refuses a test grid unlike the fitted one)."
     out = run_experiment('patchcore', dict(method='padim', image_size=64, crop=48, padim_d=50, layers=['blocks.1', 'blocks.2'],
@@ -27,7 +30,7 @@ def test_unknown_parameter_and_experiment(tmp_path):
 
 
 def test_cli_errors():
-    p = subprocess.run([sys.executable, '-c', 'from adnb.run import main; main()', 'run', 'nope'], capture_output=True, text=True)
+    p = subprocess.run([sys.executable, '-c', 'from adnb.cli import main; main()', 'run', 'nope'], capture_output=True, text=True)
     assert p.returncode != 0 and "adnb: unknown experiment 'nope'" in p.stderr
 
 # --- parameter specs, profiles, report folder, Ctrl-C (issue 10) -------------------------------------------------
@@ -52,7 +55,7 @@ def tiny_nb(path, params=PARAMS, specs=SPECS, body=BODY):
     return path
 
 def cli(*args, **kw):
-    return subprocess.run([sys.executable, '-c', 'from adnb.run import main; main()', *args], capture_output=True, text=True, **kw)
+    return subprocess.run([sys.executable, '-c', 'from adnb.cli import main; main()', *args], capture_output=True, text=True, **kw)
 
 @pytest.mark.parametrize('name,value,msg', [
     ('image_size', 'abc', "parameter image_size must be a positive multiple of 8 (got 'abc')"),
@@ -162,7 +165,7 @@ def test_ctrl_c_marks_the_report_interrupted(tmp_path, stubborn):
     "SIGINT during a cell: exit 130, one line, the partial report says INTERRUPTED, the kernel is gone."
     body = BODY.replace('time.sleep(seconds)', 'import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(seconds)') if stubborn else BODY
     nb = tiny_nb(tmp_path/'tiny.ipynb', body=body)
-    proc = subprocess.Popen([sys.executable, '-c', 'from adnb.run import main; main()', 'run', str(nb), '-p', 'seconds', '120',
+    proc = subprocess.Popen([sys.executable, '-c', 'from adnb.cli import main; main()', 'run', str(nb), '-p', 'seconds', '120',
                              '--reports', str(tmp_path/'rep'), '--no-progress'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     kpid = int(_wait_for('tiny/*/kernel.pid', tmp_path/'rep').read_text()); time.sleep(1)
     proc.send_signal(signal.SIGINT)
@@ -186,21 +189,22 @@ def test_help_lists_fit_and_predict():
 def test_export_and_docs_commands(tmp_path, capsys):
     "`adnb export` writes one offline HTML file of a report; `adnb docs` builds the static site; errors are one line."
     import nbformat
-    from adnb.run import main
+    from adnb.cli import main
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('# Tiny report'), nbformat.v4.new_code_cell('6*7')])
     nb.cells[1].outputs = [nbformat.v4.new_output('execute_result', {'text/plain': '42'}, execution_count=1)]
     (tmp_path/'nbs').mkdir(); nbformat.write(nb, tmp_path/'nbs'/'00_tiny.ipynb')
     rep = tmp_path/'reports'/'patchcore'/'20260101-000000'; rep.mkdir(parents=True); nbformat.write(nb, rep/'patchcore.ipynb')
+    (rep/'results.json').write_text('{}')                                  # a finished run: the docs list it as a report
     main(['export', str(rep/'patchcore.ipynb'), '-o', str(tmp_path/'r.html')])
     assert '42' in (tmp_path/'r.html').read_text() and 'cdn.plot.ly' not in (tmp_path/'r.html').read_text()
-    main(['docs', '--nbs', str(tmp_path/'nbs'), '--out', str(tmp_path/'site'), '--reports', str(tmp_path/'reports'), '--no-execute'])
+    main(['docs', '--nbs', str(tmp_path/'nbs'), '--out', str(tmp_path/'site'), '--reports', str(tmp_path/'reports')])
     idx = (tmp_path/'site'/'index.html').read_text()
-    assert 'href="00_tiny.html">Tiny report<' in idx and 'reports/patchcore-20260101-000000.html' in idx
+    assert re.search(r'href="00_tiny.html"[^>]*>\s*Tiny report\s*<', idx) and 'reports/patchcore-20260101-000000.html' in idx
     assert (tmp_path/'site'/'reports'/'patchcore-20260101-000000.html').is_file()
     with pytest.raises(SystemExit, match=r"adnb: no notebook at .*nope.ipynb"): main(['export', str(tmp_path/'nope.ipynb')])
     with pytest.raises(SystemExit, match="adnb: no library notebooks"): main(['docs', '--nbs', str(rep), '--out', str(tmp_path/'x')])
 
 def test_list_into_closed_pipe():
     "`adnb list | head -1` ends quietly: no BrokenPipeError traceback."
-    p = subprocess.run(f"{sys.executable} -c 'from adnb.run import main; main()' list | head -c 10", shell=True, capture_output=True, text=True)
+    p = subprocess.run(f"{sys.executable} -c 'from adnb.cli import main; main()' list | head -c 10", shell=True, capture_output=True, text=True)
     assert 'Traceback' not in p.stderr and 'BrokenPipe' not in p.stderr

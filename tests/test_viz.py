@@ -88,3 +88,67 @@ def test_gallery_without_masks_has_no_ground_truth_column():
     assert titles(f3) == ['a', 'ground truth', 'anomaly map', 'b', 'ground truth', 'anomaly map'] and sum(t.type == 'image' for t in f3.data) == 6
     f = stratified_gallery(ims, None, maps, [0.1, 0.9], ['good', 'bad'])
     assert 'ground truth' not in titles(f) and len(titles(f)) == 4
+
+def _res(masks=True, embeddings=False):
+    "A tiny score_split-like result: 4 images (2 good, 2 defective) with maps that find the defects."
+    ims, gts, maps = _data(); ims, gts, maps = ims + ims[:1], gts + [gts[2]], maps + [maps[2]]
+    S = np.array([.1, .2, .9, .8]); Y = np.array([0, 0, 1, 1]); D = ['good', 'good', 'hole', 'hole']
+    gts = [np.zeros_like(gts[0]), np.zeros_like(gts[0]), gts[2], gts[2]]
+    return dict(scores=S, labels=Y, maps=maps[:4], masks=gts if masks else None, defects=D, paths=ims[:4],
+                embeddings=None, patch_labels=None, patch_index=None)
+
+def _outputs(fn):
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    InteractiveShell.instance()                                          # display() needs a shell to publish to
+    with capture_output() as cap: fn()
+    return [o.data.get('text/plain', '') for o in cap.outputs]
+
+def test_report_sections_caption_every_figure_and_say_what_is_skipped():
+    _sent['js'] = True
+    row = [dict(category='toy', image_auroc=1., pixel_auroc=1.)]
+    out = _outputs(lambda: report_sections(_res(), row, 'PatchCore', 'efficientnet_lite0', 128, tsne_points=0))
+    figs = [i for i, t in enumerate(out) if t.startswith('<plotly figure')]
+    assert len(figs) == 3                                                  # gallery, image KDE, pixel KDE
+    assert all(out[i + 1].startswith('Figure. ') for i in figs)            # a caption right under each
+    assert any(t.startswith('Table. PatchCore with efficientnet_lite0 at 128 px') for t in out)
+    assert 'Skipped: the t-SNE of patch features: tsne_points = 0.' in out
+    assert out[-1].startswith('Figure. Move a slider')                      # the explorer is captioned too
+    out = _outputs(lambda: report_sections(_res(masks=False), [dict(category='toy', image_auroc=1.)], 'PaDiM', 'x', 64))
+    assert any(t.startswith('Skipped: the pixel-score distribution: this test set has no pixel ground truth') for t in out)
+    assert any(t.startswith('Skipped: the t-SNE of patch features: scoring collected no patch embeddings') for t in out)
+
+def test_explorer_starts_at_the_f1max_threshold_and_says_so():
+    r = _res(); D = explorer_data(r['paths'], r['masks'], r['maps'], r['scores'], r['labels'], n_thresholds=11)
+    c = np.array(D['image']['counts']); f1 = 2 * c[:, 0] / np.maximum(2 * c[:, 0] + c[:, 1] + c[:, 2], 1)
+    assert D['image']['start'] == int(np.argmax(f1)) and D['image']['start_rule'] == 'f1max'
+    assert c[D['image']['start']].tolist() == [2, 0, 0, 2]                  # both defective images, no good one
+    assert D['items'][0]['w'] == 128 and D['items'][0]['h'] == 128          # thumbnails at 128 px
+    html = static_explorer(D)
+    assert 'highest image-level F1' in html and 'no reported metric depends on them' in html
+    assert 'class="adnb-untrusted"' in html and "querySelectorAll('.adnb-untrusted').forEach(e=>e.remove())" in html
+    D0 = explorer_data(r['paths'], None, r['maps'], r['scores'], r['labels'], n_thresholds=11)
+    assert D0['pixel']['start_rule'] == 'middle' and D0['pixel']['start'] == 5 and 'no pooled pixel ground truth' in start_sentence(D0)
+
+def test_export_html_hides_code_by_default(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_notebook, new_code_cell, new_markdown_cell
+    from nbclient import NotebookClient
+    nb = new_notebook(cells=[new_markdown_cell('# Title'), new_code_cell('secret_variable_name = 6 * 7\nprint(secret_variable_name)')])
+    NotebookClient(nb, timeout=120, kernel_name='python3').execute()
+    p = tmp_path/'r.ipynb'; nbformat.write(nb, p)
+    t = export_html(p).read_text()
+    assert 'secret_variable_name' not in t and '42' in t and 'Title' in t
+    assert 'secret_variable_name' in export_html(p, tmp_path/'code.html', exclude_input=False).read_text()
+
+def test_see_maps_and_kde_are_small_pngs():
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    import base64
+    InteractiveShell.instance(); r = _res()
+    f = see_maps(r); assert len(f.axes) == 2 * 3 + 1                      # good + hole columns, 3 rows, colour bar
+    assert [a.get_ylabel() for a in f.axes[:6:2]] == ['image', 'ground truth', 'anomaly map']
+    with capture_output() as cap: show(f, caption='maps'); show(see_kde(r['scores'], r['labels']), caption='kde')
+    pngs = [base64.b64decode(o.data['image/png']) for o in cap.outputs if 'image/png' in o.data]
+    assert len(pngs) == 2 and all(p[:4] == b'\x89PNG' and len(p) < 150_000 for p in pngs)
+    assert see_kde([.1, .2, .9], [0, 0, 1]).axes[0].get_title() == 'image scores · AUROC 1.000'

@@ -2,7 +2,7 @@
 import json, os, shutil, subprocess, sys, venv
 from pathlib import Path
 import pytest
-from conftest import ROOT
+from conftest import ROOT, child_venv
 
 pytestmark = pytest.mark.slow
 
@@ -28,15 +28,13 @@ def test_wheel_install_runs_outside_checkout(tmp_path):
     assert shipped == sorted(f'adnb/experiments/{p.name}' for p in (ROOT/'nbs'/'experiments').glob('*.ipynb'))
     assert 'adnb/reports/index.ipynb' in names and 'adnb/grids/ci.yaml' in names   # the `adnb report` notebook, example grids
     assert sorted(n for n in names if n.startswith('adnb/paper_tables/')) == sorted(f'adnb/paper_tables/{p.name}' for p in (ROOT/'reports'/'paper_tables').glob('*.csv'))
-    venv.create(tmp_path/'venv', system_site_packages=True, with_pip=False)
-    py, adnb = tmp_path/'venv'/'bin'/'python', tmp_path/'venv'/'bin'/'adnb'
+    py, site = child_venv(tmp_path/'venv'); adnb = py.parent/'adnb'           # sees this interpreter's packages (venv or conda), not the base's
     subprocess.run([sys.executable, '-m', 'pip', '--python', str(py), 'install', '--no-deps', '--ignore-installed', '-q', str(whl)],
                    check=True, capture_output=True, text=True)
     cwd = tmp_path/'elsewhere'; cwd.mkdir()
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'} | {'ADNB_EXPERIMENTS': ''}   # nothing may point back at the checkout
     where = subprocess.run([str(py), '-c', 'import adnb, adnb.run; print(adnb.__file__); print(adnb.run.experiments_dir())'],
                            cwd=cwd, capture_output=True, text=True, check=True, env=env).stdout.split()
-    site = tmp_path/'venv'/'lib'/f'python{sys.version_info.major}.{sys.version_info.minor}'/'site-packages'
     assert where == [str(site/'adnb'/'__init__.py'), str(site/'adnb'/'experiments')]   # the wheel's adnb, not the checkout's
     ls = subprocess.run([str(adnb), 'list'], cwd=cwd, capture_output=True, text=True, env=env)
     assert ls.returncode == 0 and f"patchcore  ({site/'adnb'/'experiments'/'patchcore.ipynb'})" in ls.stdout.splitlines()
