@@ -73,8 +73,12 @@ class PaDiM(nn.Module):
     def forward(self, x:torch.Tensor)->dict:
         if self.mean.numel() == 0: raise RuntimeError("PaDiM is not fitted: call fit_padim(model, train_loader) first")
         E = self.embed(x); self.check_grid(E, x); ps = mahalanobis(E, self.mean, self.inv_cov)
-        m = gaussian_blur(F.interpolate(ps[:, None], size=x.shape[-2:], mode='bilinear', align_corners=False)[:, 0], self.sigma)
+        m = self.anomaly_map(ps, x.shape[-2:])
         return dict(score=m.flatten(1).max(1).values, map=m, patch_scores=ps)
+
+    def anomaly_map(self, ps:torch.Tensor, size:tuple)->torch.Tensor:
+        "Patch scores upsampled bilinearly to the input size and Gaussian-smoothed."
+        return gaussian_blur(F.interpolate(ps[:, None], size=size, mode='bilinear', align_corners=False)[:, 0], self.sigma)
 
     def _load_from_state_dict(self, sd, prefix, *a, **kw):
         for k in ('mean', 'inv_cov'):

@@ -17,8 +17,8 @@ from .backbones import FeatureExtractor, save_checkpoint, load_checkpoint, check
 from .metrics import gaussian_blur
 
 # %% auto #0
-__all__ = ['pool_channels', 'patch_embed', 'random_projection', 'greedy_coreset_naive', 'greedy_coreset', 'knn', 'PatchCore',
-           'collect_embeddings', 'fit_patchcore']
+__all__ = ['SEARCHES', 'pool_channels', 'patch_embed', 'random_projection', 'greedy_coreset_naive', 'greedy_coreset',
+           'search_index', 'knn', 'PatchCore', 'collect_embeddings', 'fit_patchcore']
 
 # %% ../nbs/10_patchcore.ipynb #6248c3db
 def pool_channels(x:torch.Tensor, dim:int|None)->torch.Tensor:
@@ -112,20 +112,49 @@ def greedy_coreset(Z:torch.Tensor,     # (N, D) projected features
     finally: torch.set_num_threads(nt)
 
 # %% ../nbs/10_patchcore.ipynb #03b13492
-def knn(bank:torch.Tensor, queries:torch.Tensor, k:int=1, use_faiss:bool=True, chunk:int=4096)->tuple[torch.Tensor, torch.Tensor]:
+SEARCHES = ('exact', 'ivf', 'hnsw')
+
+def _faiss():
+    try: import faiss; return faiss
+    except ImportError: return None
+
+def search_index(bank:torch.Tensor,     # (N, D) memory bank
+                 search:str='exact',    # exact | ivf | hnsw
+                 nprobe:int=8,          # ivf: inverted lists visited per query
+                 ef_search:int=64,      # hnsw: candidate list size
+                 nlist:int|None=None    # ivf: number of lists (default ≈ 4·√N)
+                ):
+    "A faiss index holding `bank` as float32 (built once, reused by every search); None without faiss."
+    if search not in SEARCHES: raise ValueError(f"search must be one of {SEARCHES}, got {search!r}")
+    faiss = _faiss()
+    if faiss is None: return None
+    b = np.ascontiguousarray(bank.detach().float().cpu().numpy()); N, D = b.shape
+    if search == 'exact': index = faiss.IndexFlatL2(D)
+    elif search == 'hnsw': index = faiss.IndexHNSWFlat(D, 32); index.hnsw.efSearch = ef_search
+    else:
+        nl = max(1, min(N // 39, nlist or int(4 * math.sqrt(N))))   # faiss wants >= 39 training points per list
+        index = faiss.index_factory(D, f'IVF{nl},Flat'); index.train(b); faiss.extract_index_ivf(index).nprobe = min(nprobe, nl)
+    index.add(b); return index
+
+def knn(bank:torch.Tensor, queries:torch.Tensor, k:int=1, use_faiss:bool=True, chunk:int=4096,
+        index=None   # a `search_index(bank)` to reuse (default: an exact one built for this call)
+       )->tuple[torch.Tensor, torch.Tensor]:
     "Distances and indices (Q, k) of the k nearest rows of `bank` for each query."
     if len(bank) == 0: raise ValueError("memory bank is empty: fit the model before scoring")
+    if bank.ndim != 2 or queries.ndim != 2 or bank.shape[1] != queries.shape[1]:
+        raise ValueError(f"memory bank of width {bank.shape[-1]} (shape {tuple(bank.shape)}) cannot be searched with queries of width "
+                         f"{queries.shape[-1]} (shape {tuple(queries.shape)}): the bank was built from other features "
+                         "(backbone, layers, pre_dim/target_dim); fit it again with this model's features")
     k = min(k, len(bank))
-    if use_faiss:
-        try: import faiss
-        except ImportError: faiss = None
-        if faiss is not None:
-            b, q = bank.detach().float().cpu().contiguous().numpy(), queries.detach().float().cpu().contiguous().numpy()
-            index = faiss.IndexFlatL2(b.shape[1])
-            if queries.is_cuda and hasattr(faiss, 'StandardGpuResources'):
-                index = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
-            index.add(b); D, I = index.search(q, k)
-            return torch.from_numpy(D).clamp_min(0).sqrt().to(queries.device), torch.from_numpy(I).to(queries.device)
+    faiss = _faiss() if use_faiss else None
+    if faiss is not None:
+        if index is None: index = search_index(bank)
+        elif index.ntotal != len(bank) or index.d != bank.shape[1]:
+            raise ValueError(f"faiss index holds {index.ntotal} rows of width {index.d}, the bank {len(bank)} of width {bank.shape[1]}: rebuild it")
+        if queries.is_cuda and hasattr(faiss, 'StandardGpuResources'):
+            index = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
+        D, I = index.search(np.ascontiguousarray(queries.detach().float().cpu().numpy()), k)
+        return torch.from_numpy(D).clamp_min(0).sqrt().to(queries.device), torch.from_numpy(I).to(queries.device)
     ds, ix = [], []
     for s in range(0, len(queries), chunk):
         d = torch.cdist(queries[s:s+chunk].float(), bank.float())
@@ -143,35 +172,49 @@ class PatchCore(nn.Module):
                  proj_dim:int=128,           # random projection for coreset selection
                  num_neighbors:int=9,        # b in eq. 7 (anomalib's default); 1 = plain max
                  sigma:float=4.,             # Gaussian smoothing of the map
-                 seed:int=0, use_faiss:bool=True):
+                 seed:int=0, use_faiss:bool=True,
+                 search:str='exact',         # exact (default) | ivf | hnsw: approximate faiss indices (see `search_index`)
+                 nprobe:int=8, ef_search:int=64):
         super().__init__()
+        if search not in SEARCHES: raise ValueError(f"search must be one of {SEARCHES}, got {search!r}")
         if isinstance(coreset_ratio, bool) or not isinstance(coreset_ratio, (int, float)) or not 0 < coreset_ratio <= 1:
             raise ValueError(f"coreset_ratio must be in (0, 1] (the share of training patches kept in the memory bank), got {coreset_ratio!r}")
         self.config = dict(backbone=backbone, layers=None if layers is None else list(layers), patch_size=patch_size, pre_dim=pre_dim,
                            target_dim=target_dim, coreset_ratio=coreset_ratio, proj_dim=proj_dim, num_neighbors=num_neighbors,
                            sigma=sigma, seed=seed, use_faiss=use_faiss)
+        if search != 'exact': self.config.update(search=search, **({'nprobe': nprobe} if search == 'ivf' else {'ef_search': ef_search}))   # exact: config as before
         self.meta = {}   # plain values saved with the model (image size, crop, thresholds); forward never reads them
         self.features = FeatureExtractor(backbone, layers, weights)
         self.patch_size, self.pre_dim, self.target_dim = patch_size, pre_dim, target_dim
         self.coreset_ratio, self.proj_dim, self.num_neighbors, self.sigma = coreset_ratio, proj_dim, num_neighbors, sigma
-        self.seed, self.use_faiss = seed, use_faiss
+        self.seed, self.use_faiss, self.search, self.nprobe, self.ef_search = seed, use_faiss, search, nprobe, ef_search
         self.register_buffer('memory_bank', torch.empty(0, 0))
+        self._idx, self._idx_key = None, None
 
     def embed(self, x:torch.Tensor)->torch.Tensor:
         "Patch features (B, h, w, D)."
         return patch_embed(self.features(x), self.patch_size, self.pre_dim, self.target_dim)
 
+    def index(self):
+        "The faiss index over the bank, laid out once (rebuilt when the bank is replaced or changed in place); None without faiss."
+        b, key = self.memory_bank, (self.search, self.nprobe, self.ef_search)
+        if self._idx_key is None or self._idx_key[0] is not b or self._idx_key[1:] != (b._version, key):
+            self._idx = search_index(b, self.search, self.nprobe, self.ef_search) if self.use_faiss and len(b) else None
+            self._idx_key = (b, b._version, key)
+        return self._idx
+
     def patch_scores(self, emb:torch.Tensor)->tuple[torch.Tensor, torch.Tensor]:
         "Nearest-bank distance per patch (B, h, w) and the image scores (B,) with eq. 7 re-weighting."
         B, h, w, D = emb.shape
         q = emb.reshape(-1, D)
-        dist, idx = knn(self.memory_bank, q, 1, self.use_faiss)
+        ix = self.index()
+        dist, idx = knn(self.memory_bank, q, 1, self.use_faiss, index=ix)
         s = dist[:, 0].reshape(B, h * w); nn_idx = idx[:, 0].reshape(B, h * w)
         top = s.argmax(1); score = s.gather(1, top[:, None])[:, 0]                      # s* (eq. 6)
         if self.num_neighbors > 1:
             m_test = q.reshape(B, h * w, D)[torch.arange(B), top]                     # m_test,*
             m_star = self.memory_bank[nn_idx[torch.arange(B), top]]                     # m*
-            _, nb = knn(self.memory_bank, m_star, self.num_neighbors, self.use_faiss)  # N_b(m*), m* first
+            _, nb = knn(self.memory_bank, m_star, self.num_neighbors, self.use_faiss, index=ix)  # N_b(m*), m* first
             dd = torch.linalg.vector_norm(self.memory_bank[nb] - m_test[:, None], dim=-1)
             score = (1 - F.softmax(dd, dim=1)[:, 0]) * score                            # eq. 7
         return s.reshape(B, h, w), score

@@ -14,14 +14,19 @@ import pandas as pd
 import plotly.graph_objects as go
 
 # %% auto #0
-__all__ = ['RESULT_NAME', 'META', 'TABLE_COLUMNS', 'PAPERS', 'RATES', 'UNITS', 'PROTOCOLS', 'SPEED', 'MATCH_COLUMNS', 'LEADER',
-           'STATUS_COLOURS', 'CDN', 'result_files', 'read_record', 'record_rows', 'collect', 'field', 'save_runs',
-           'read_runs', 'PaperTableError', 'parse_ours', 'row_problems', 'load_paper_tables', 'canon_resolution',
-           'canon_shots', 'protocol_kind', 'our_protocol', 'our_dataset', 'data_label', 'our_setting', 'paper_hardware',
-           'setting_diff', 'paper_in_our_units', 'our_value', 'same_value', 'select', 'match_row', 'match',
-           'method_label', 'leaderboard', 'category_bars', 'speed_scatter', 'paper_scatter', 'paper_table_view',
-           'table_settings', 'paper_section', 'status_counts', 'leaderboard_view', 'sources_view', 'report_notebook',
-           'default_tables_dir', 'export_offline_html', 'ReportError', 'build_report']
+__all__ = ['RESULT_NAME', 'META', 'TABLE_COLUMNS', 'OPTIONAL_COLUMNS', 'CLAIMS_FILE', 'PAPERS', 'QUARTILES', 'RATES', 'UNITS',
+           'PROTOCOLS', 'MULTI_CLASS_EXPERIMENTS', 'SPEED', 'DATA_ROOTS', 'INCREMENT_KEYS', 'CLASSES', 'CLOSENESS',
+           'COMPARISON_COLUMNS', 'CLAIM_COLUMNS', 'VERDICTS', 'CLAIM_RESULT_COLUMNS', 'LEADER', 'LABEL_KEYS',
+           'CLASS_COLOURS', 'VERDICT_COLOURS', 'CSS', 'CDN', 'result_files', 'read_record', 'record_rows', 'collect',
+           'field', 'save_runs', 'read_runs', 'PaperTableError', 'parse_ours', 'row_problems', 'load_paper_tables',
+           'sanitize_command', 'sanitize_text', 'canon_resolution', 'canon_shots', 'protocol_kind', 'our_protocol',
+           'our_dataset', 'data_label', 'task_list', 'hardware', 'our_setting', 'paper_hardware', 'paper_in_our_units',
+           'paper_increment', 'our_value', 'same_value', 'select', 'paper_categories', 'paper_tasks', 'group_value',
+           'compare', 'match_row', 'match', 'class_counts', 'ClaimsError', 'parse_paper_filter', 'load_claims',
+           'paper_rows', 'paper_gain', 'paired_gain', 'verdict', 'evaluate_claim', 'evaluate_claims', 'method_label',
+           'leaderboard', 'lead_metric', 'category_bars', 'speed_scatter', 'paper_scatter', 'html_table',
+           'comparison_view', 'table_section', 'claims_view', 'verdict_counts', 'closest_numbers', 'sources_view',
+           'report_notebook', 'default_tables_dir', 'export_offline_html', 'ReportError', 'build_report']
 
 # %% ../nbs/41_report.ipynb #f6bd6ea7
 RESULT_NAME = re.compile(r'results(-\d+)?\.json')
@@ -112,12 +117,14 @@ def read_runs(path)->pd.DataFrame:
 # %% ../nbs/41_report.ipynb #d963678b
 TABLE_COLUMNS = ('paper', 'table', 'method', 'dataset', 'category', 'metric', 'value', 'unit', 'backbone', 'resolution',
                  'shots', 'protocol', 'ours', 'notes')
+OPTIONAL_COLUMNS = ('sd',)          # a printed spread (ADPretrain Table 4: "98.6±0.14"), empty elsewhere
+CLAIMS_FILE = 'claims.csv'          # beside the tables, not a table: `load_claims` reads it
 PAPERS = ('patchcore', 'padim', 'fapm', 'fbft', 'dfm', 'anomalydino', 'costfilter', 'adpretrain')
+QUARTILES = tuple(f'aupro_{l}_{q}' for l in (30, 5) for q in ('q1', 'q2', 'q3', 'q4', 'qmean'))   # FBFT: AUPRO per defect-size quartile
 RATES = ('image_auroc', 'image_ap', 'pixel_auroc', 'pixel_ap', 'aupro_30', 'aupro_5', 'rho', 'rho_30', 'rho_5',
-         'image_f1max', 'pixel_f1max', 'forgetting', 'routing_accuracy',
-         *(f'aupro_{l}_{q}' for l in (30, 5) for q in ('q1', 'q2', 'q3', 'q4', 'qmean')))   # FBFT Table 3: AUPRO per defect-size quartile
+         'image_f1max', 'pixel_f1max', 'forgetting', 'routing_accuracy', *QUARTILES)
 UNITS = {**{m: ('fraction',) for m in RATES}, 'fps': ('fps',), 'ms_per_image': ('ms', 's'), 'peak_mem_mb': ('MB', 'GB'),
-         'params_m': ('M',), 'gflops': ('GFLOPs',)}
+         'params_m': ('M',), 'gflops': ('GFLOPs',), 'train_s': ('s', 'h')}
 
 class PaperTableError(ValueError):
     "A paper table that breaks the schema; the message names the file and row."
@@ -150,30 +157,53 @@ def row_problems(r:dict)->list[str]:
     if v is None: out.append(f"value {r['value']!r} is not a number")
     elif u == 'fraction' and not 0 <= v <= 1: out.append(f"value {r['value']} is outside [0, 1] (rates are fractions: 99.2 -> 0.992)")
     elif v < 0: out.append(f"value {r['value']} is negative")
+    if r.get('sd', '').strip() and (_num(r['sd']) is None or _num(r['sd']) < 0): out.append(f"sd {r['sd']!r} is not a non-negative number")
     if r['shots'].strip() and not re.fullmatch(r'\d+|full', r['shots'].strip()): out.append(f"shots {r['shots']!r} is not a count or 'full'")
     try: parse_ours(r['ours'])
     except ValueError as e: out.append(f'ours: {e}')
     return out
 
 # %% ../nbs/41_report.ipynb #e8c5e15d
-def load_paper_tables(folder # holding <paper>.csv files
+def load_paper_tables(folder # holding <paper>.csv files (and claims.csv, which is not a table)
                      )->pd.DataFrame:
-    "Every row of every `*.csv` in `folder`, checked; `value` as float, plus `file` and `line` of each row."
+    "Every row of every `*.csv` in `folder` but the claims, checked; `value` (and `sd`) as float, plus `file` and `line` of each row."
     folder = Path(folder).expanduser()
     if not folder.is_dir(): raise PaperTableError(f"no paper tables folder {folder}")
     frames, errors = [], []
-    for f in sorted(folder.glob('*.csv')):
+    for f in sorted(p for p in folder.glob('*.csv') if p.name != CLAIMS_FILE):
         t = pd.read_csv(f, dtype=str, keep_default_na=False)
         miss = [c for c in TABLE_COLUMNS if c not in t.columns]
         if miss: errors.append(f"{f}: missing column(s) {', '.join(miss)} (need {','.join(TABLE_COLUMNS)})"); continue
+        for c in OPTIONAL_COLUMNS:
+            if c not in t.columns: t[c] = ''
         for i, r in enumerate(t.to_dict('records')):
             errors += [f"{f} row {i + 1} (line {i + 2}): {p}" for p in row_problems(r)]
-        frames.append(t[list(TABLE_COLUMNS)].assign(file=f.name, line=range(2, len(t) + 2)))
+        frames.append(t[[*TABLE_COLUMNS, *OPTIONAL_COLUMNS]].assign(file=f.name, line=range(2, len(t) + 2)))
     if errors: raise PaperTableError(f"{len(errors)} problem(s) in the paper tables:\n  " + '\n  '.join(errors[:30]) +
                                      (f'\n  ... and {len(errors) - 30} more' if len(errors) > 30 else ''))
-    if not frames: return pd.DataFrame(columns=[*TABLE_COLUMNS, 'file', 'line'])
+    if not frames: return pd.DataFrame(columns=[*TABLE_COLUMNS, *OPTIONAL_COLUMNS, 'file', 'line'])
     df = pd.concat(frames, ignore_index=True)
-    return df.assign(value=df.value.astype(float))
+    return df.assign(value=df.value.astype(float), sd=pd.to_numeric(df.sd.replace('', np.nan)))
+
+# %% ../nbs/41_report.ipynb #65e8eb83
+_PATH = re.compile(r'''(?<![\w./-])(?:/work|/tmp|/home|/root|/mnt|/data)(?:/[^\s'"(),;]+)+''')
+
+def sanitize_command(cmd) -> str:
+    "A record's `command` as a user reruns it from the repository root: no lock wrapper, no `PYTHONPATH` remark, no local paths."
+    s = str(cmd or '').strip()
+    s = re.sub(r'^(?:\S*/)?flock\s+\S+\s+', '', s)                                   # flock /tmp/adnb_heavy.lock CMD
+    s = re.sub(r'^(?:\S*/)?heavy\s+(?:--\S+(?:\s+(?!--)\S+)?\s+)*--\s+', '', s)          # /work/bin/heavy [--both] [--name X] -- CMD
+    s = re.sub(r'\s*\((?:run with )?PYTHONPATH=[^)]*\)', '', s)                         # "(run with PYTHONPATH=/work/main)"
+    s = re.sub(r'\s+--reports\s+\S+', '', s)                                            # a scratch reports folder
+    s = re.sub(r'/work/shared/', '../shared/', s)
+    s = re.sub(r'/work/(?:main|wt-[\w-]+)/', '', s)                                      # a checkout: repository-relative
+    return _PATH.sub(lambda m: Path(m.group(0)).name, s)                                # any other local path: its file name
+
+def sanitize_text(text) -> str:
+    "Free text (a record's note) with this machine's paths made relative or reduced to their file name."
+    s = re.sub(r'/work/shared/', '../shared/', str(text or ''))
+    s = re.sub(r'/work/(?:main|wt-[\w-]+)/', '', s)
+    return _PATH.sub(lambda m: Path(m.group(0)).name, s)
 
 # %% ../nbs/41_report.ipynb #d3b088cb
 _ALIASES = {'wrn50': 'wideresnet502', 'wideresnet50': 'wideresnet502', 'wrn502': 'wideresnet502', 'lite0': 'efficientnetlite0',
@@ -195,95 +225,130 @@ def canon_shots(s)->str:
         if len(s) != 1: return 'full'   # a run's list of K describes its k-shot rows; a row without its own K used the whole set
         s = s[0]
     if _missing(s) or str(s).strip() in ('', 'full', '0', '0.0', 'None'): return 'full'
-    return str(int(float(s)))
+    try: return str(int(float(s)))
+    except ValueError: return str(s)
 
 # %% ../nbs/41_report.ipynb #4fdd8e91
 PROTOCOLS = {'continual': r'continual|incremental', 'zero-shot': r'zero[- ]?shot', 'few-shot': r'few[- ]?shot|\b\d+[- ]shot',
-             'multi-class': r'multi[- ]?class|unified', 'one-class': r'one[- ]?class|single[- ]?class|full[- ]?shot|per[- ]category'}
+             'supervised': r'(?<!un)supervised', 'multi-class': r'multi[- ]?class|unified',
+             'one-class': r'one[- ]?class|single[- ]?class|full[- ]?shot|per[- ]category'}
+MULTI_CLASS_EXPERIMENTS = ('costfilter',)     # one filter trained over every category of the run (the paper's unified model)
 
 def protocol_kind(text)->str|None:
-    "The protocol a free text names (continual, zero-shot, few-shot, multi-class, one-class), or None."
+    "The protocol a free text names (continual, supervised, zero-shot, few-shot, multi-class, one-class), or None (also for 'setting not stated')."
     t = str(text or '').lower()
+    if t.startswith(('setting not stated', 'training setting not stated')): return None
     return next((k for k, rx in PROTOCOLS.items() if re.search(rx, t)), None)
 
 def our_protocol(row)->str:
-    "Our row's protocol: from its `protocol`/`setting`/`task`, else few-shot when `shots` > 0, else one-class."
+    "Our row's protocol: its `protocol`/`setting`/`task`, a multi-class experiment, few-shot when `shots` > 0, else one-class."
     for k in ('protocol', 'setting'):
         kind = protocol_kind(field(row, k))
         if kind: return kind
-    if not _missing(field(row, 'task')): return 'continual'
+    if not _missing(field(row, 'task')) or not _missing(row.get('task_order')): return 'continual'
+    if row.get('experiment') in MULTI_CLASS_EXPERIMENTS or field(row, 'multi_class') is True: return 'multi-class'
     if str(field(row, 'setting') or '').lower() == 'full': return 'one-class'
     return 'few-shot' if canon_shots(field(row, 'shots')) != 'full' else 'one-class'   # no shots: the whole training set
 
 # %% ../nbs/41_report.ipynb #85016570
-SPEED = ('fps', 'ms_per_image', 'peak_mem_mb')
+SPEED = ('fps', 'ms_per_image', 'peak_mem_mb', 'train_s')
+DATA_ROOTS = {'mvtec_ad_256': ('mvtec_ad', 'MVTec AD, every image, 256 px'),
+              'screw_256': ('mvtec_ad', 'MVTec AD screw, every image, 256 px, image labels only'),
+              'mvtec_ad_xs': ('mvtec_ad_xs', 'a 5+5+5-image subset of MVTec AD bottle at 900 px')}
+
+def _cats():
+    from adnb.datasets import EMBEDDED_CATEGORIES, MVTEC_CATEGORIES
+    return EMBEDDED_CATEGORIES, MVTEC_CATEGORIES
 
 def our_dataset(row)->str|None:
-    "The row's dataset: its own or its run's `dataset`; `embedded` for an embedded-only category in a run that mixed them in."
-    from adnb.datasets import EMBEDDED_CATEGORIES
+    "The dataset of one row: the row's own `dataset`, `embedded` for an embedded category, MVTec AD for an MVTec task or folder copy, else the run's."
+    emb, mvtec = _cats()
+    own, cat = row.get('dataset'), row.get('category')
+    if isinstance(own, str) and own not in ('', 'folder'): return own          # e.g. continual rows that name their task's dataset
+    if cat in emb: return 'embedded'
+    root = Path(str(field(row, 'data_root') or '')).name
+    if root in DATA_ROOTS and (cat in mvtec or cat in ('mean', None)): return DATA_ROOTS[root][0]
     ds = field(row, 'dataset')
-    return 'embedded' if ds != 'embedded' and row.get('category') in EMBEDDED_CATEGORIES else ds
+    if cat in mvtec and (ds in ('embedded', 'folder') or not ds): return 'mvtec_ad'   # an MVTec task in an embedded-first run, or a folder copy
+    return ds
 
 def data_label(row)->str:
-    "Our data in words: `mvtec_ad (mvtec_ad_256)`, `folder (screw_256)`, `embedded`."
-    ds, root = our_dataset(row) or '?', field(row, 'data_root')
-    return f'{ds} ({Path(str(root)).name})' if root and ds != 'embedded' else str(ds)
+    "Our data in words: `mvtec_ad (mvtec_ad_256)`, `mvtec_ad (screw_256: image labels only)`, `embedded`."
+    ds = our_dataset(row) or '?'
+    root = Path(str(field(row, 'task_root') if row.get('category') not in _cats()[0] and field(row, 'task_root') else field(row, 'data_root') or '')).name
+    if ds == 'embedded' or not root: return str(ds)
+    return f"{ds} ({root}{': image labels only' if root == 'screw_256' else ''})"
+
+def task_list(row)->tuple|None:
+    "A continual run's task order: the row's `task_order`, else the run's `category` list ('brick,...,mvtec_ad:bottle'), else None."
+    t = row.get('task_order') if not _missing(row.get('task_order')) else None
+    if t is None and our_protocol(row) == 'continual': t = (row.get('params') or {}).get('category')
+    if isinstance(t, str): t = [c.strip() for c in t.split(',')]
+    return tuple(str(c).split(':')[-1] for c in t) if t else None
+
+def hardware(row)->str:
+    "Where a row's speed was measured: device, name, threads."
+    e = row.get('env') if isinstance(row.get('env'), dict) else {}
+    dev = e.get('device') or field(row, 'device') or '?'
+    return f"{dev} {e.get('device_name', '')} ({e.get('threads', '?')} threads)".replace('  ', ' ')
+
+def _int(v):
+    "1.0 -> 1 (a count read from a float column); other values unchanged."
+    return int(v) if isinstance(v, float) and not math.isnan(v) and v.is_integer() else None if _missing(v) else v
 
 def our_setting(row, metric:str='')->dict:
-    "Our row's setting in the paper-table terms (plus the hardware for speed and memory metrics)."
+    "Our row's setting in the paper-table terms; two rows with the same setting are runs of one experiment (averaged over seeds)."
     size, crop = field(row, 'image_size'), field(row, 'crop')
     res = canon_resolution(f'{size}->{crop}' if crop and crop != size else size) if not _missing(size) else None
-    full = str(field(row, 'setting') or '').lower() in ('full', 'one-class')   # e.g. ADPretrain's `setting=full` rows carry n_train as shots
-    s = dict(backbone=field(row, 'backbone'), resolution=res, data=data_label(row), shots='full' if full else canon_shots(field(row, 'shots')),
-             protocol=our_protocol(row))
-    if metric in SPEED:
-        e = row.get('env') if isinstance(row.get('env'), dict) else {}
-        dev = e.get('device') or field(row, 'device') or '?'
-        s['hardware'] = f"{dev} {e.get('device_name', '')} ({e.get('threads', '?')} threads)".replace('  ', ' ')
+    full = str(field(row, 'setting') or '').lower() in ('full', 'one-class')   # ADPretrain's `setting=full` rows carry n_train as shots
+    pre = field(row, 'pretrain_categories')
+    s = dict(dataset=our_dataset(row), backbone=field(row, 'backbone'), resolution=res,
+             shots='full' if full else canon_shots(field(row, 'shots')), protocol=our_protocol(row), profile=field(row, 'profile'),
+             epochs=_int(field(row, 'epochs')), templates=_int(field(row, 'templates')),
+             pretraining=', '.join(pre) if isinstance(pre, (list, tuple)) else pre, tasks=task_list(row))
+    if metric in SPEED: s['hardware'] = hardware(row)
     return s
 
 # %% ../nbs/41_report.ipynb #59ab85de
-_GPU = re.compile(r'(?:nvidia\s+)?(?:titan\s+rtx|titan\s+\w+|(?:geforce\s+)?[rg]tx[- ]?\d{3,4}(?:\s?ti)?|tesla\s+\w+|\b[avht]\d{2,3}\b)(?:\s+\d+\s?gb)?', re.I)
+_GPU = re.compile(r'(?:nvidia\s+)?(?:geforce\s+)?(?:titan\s+rtx|titan\s+\w+|[rg]tx[- ]?\d{3,4}(?:\s?ti)?|tesla\s+\w+|\b[avht]\d{2,3}\b)(?:\s+\d+\s?gb)?', re.I)
 
 def paper_hardware(text:str)->str:
     "The GPU a paper's text names ('one NVIDIA RTX-3090; ...' -> 'NVIDIA RTX-3090'), or 'not stated'."
     m = _GPU.search(str(text or ''))
     return m.group(0) if m else 'not stated'   # the reader sees the paper's protocol text beside it
 
-# %% ../nbs/41_report.ipynb #920b3560
-def setting_diff(paper:dict, # a paper-table row
-                 row,        # one of our rows (`collect`)
-                )->list[str]:
-    "Every difference of backbone, resolution, data, shots and protocol between a paper number and our row, in words."
-    o, out = our_setting(row, paper['metric']), []
-    if not str(paper['backbone']).strip(): out.append(f"backbone: paper not stated, ours {o['backbone']}")
-    elif _canon_backbone(paper['backbone']) != _canon_backbone(o['backbone']): out.append(f"backbone: paper {paper['backbone']}, ours {o['backbone']}")
-    pr = canon_resolution(paper['resolution'])
-    if pr != o['resolution']: out.append(f"resolution: paper {pr or 'not stated'}, ours {o['resolution'] or 'not stated'}")
-    if str(our_dataset(row)) != paper['dataset']: out.append(f"data: paper {paper['dataset']}, ours {o['data']}")
-    if canon_shots(paper['shots']) != o['shots']: out.append(f"shots: paper {canon_shots(paper['shots'])}, ours {o['shots']}")
-    pk = protocol_kind(paper['protocol']) or ('few-shot' if canon_shots(paper['shots']) != 'full' else None)
-    if pk and pk != o['protocol']: out.append(f"protocol: paper {pk}, ours {o['protocol']}")
-    if 'hardware' in o: out.append(f"hardware: ours {o['hardware']}, paper {paper_hardware(paper['protocol'] + ' ' + paper['notes'])}")
-    return out
-
 # %% ../nbs/41_report.ipynb #b1669b96
 def paper_in_our_units(value:float, metric:str, unit:str)->float:
-    "A paper value in the unit our rows use: ms for times, MiB-scale MB for memory, fractions for rates."
-    return value * 1000 if unit == 's' else value * 1024 if unit == 'GB' else value
+    "A paper value in the unit our rows use: ms for times per image, s for training, MiB-scale MB for memory, fractions for rates."
+    if unit == 's' and metric == 'ms_per_image': return value * 1000
+    return value * 3600 if unit == 'h' else value * 1024 if unit == 'GB' else value
 
-def our_value(row, metric:str)->tuple[float|None, str|None]:
-    "Our value of `metric` and the key it came from (`fps` from `1000/ms_per_image`, `rho` from `rho_30` when needed)."
-    keys = {'fps': ('fps', '1000/ms_per_image'), 'rho': ('rho', 'rho_30')}.get(metric, (metric,))
+def paper_increment(p:dict)->bool:
+    "Does the paper number measure what a component ADDS (CostFilter Table 6: '+0.32 s'), not a total?"
+    return bool(re.search(r'\bADDED\b|\bincrement', str(p.get('protocol', ''))))
+
+INCREMENT_KEYS = {'ms_per_image': ('added_ms_per_image', 'added_ms'), 'peak_mem_mb': ('added_mb_per_image', 'added_peak_mem_mb', 'added_mb')}
+
+def our_value(row, metric:str, paper:dict|None=None, increment:bool=False)->tuple[float|None, str|None]:
+    "Our value of `metric` and the key it came from (`fps` from `1000/ms_per_image`, FM of the paper's metric, increments from `added_*`)."
+    if increment: keys = INCREMENT_KEYS.get(metric, ())
+    elif metric == 'forgetting':
+        base = re.search(r'\bof (\w+)', str((paper or {}).get('protocol', '')))
+        keys = tuple(f'forgetting_{base.group(1)}' for _ in [0] if base) + ('forgetting',)
+    else: keys = {'fps': ('fps', '1000/ms_per_image'), 'rho': ('rho', 'rho_30'), 'train_s': ('train_s', 'fit_s')}.get(metric, (metric,))
     for k in keys:
         v = 1000 / field(row, 'ms_per_image') if k == '1000/ms_per_image' and not _missing(field(row, 'ms_per_image')) else field(row, k)
-        if not _missing(v) and not isinstance(v, (list, dict, str)): return float(v), k
+        if isinstance(v, dict) and metric == 'forgetting' and paper is not None:       # forgetting={"image_auroc": 0.0, ...}
+            base = re.search(r'\bof (\w+)', str(paper.get('protocol', '')))
+            v = v.get(base.group(1)) if base else None
+        if not _missing(v) and not isinstance(v, (list, dict, str, bool)): return float(v), k
     return None, None
 
 # %% ../nbs/41_report.ipynb #ec6875b2
 def same_value(ours, want:str)->bool:
-    "Does our value equal a filter's text? Numbers compare as numbers ('1' = 1 = 1.0), the rest as text."
+    "Does our value equal a filter's text? Numbers compare as numbers ('1' = 1 = 1.0), 'a|b' is either, the rest as text."
     if _missing(ours): return False
+    if '|' in want and not want.startswith(('{', '[')): return any(same_value(ours, w) for w in want.split('|'))
     if isinstance(ours, bool) or want.lower() in ('true', 'false'): return str(ours).lower() == want.lower()
     if isinstance(ours, (list, dict)):                       # config={"shots": 50}: compare as JSON
         try: return json.dumps(ours, sort_keys=True) == json.dumps(json.loads(want), sort_keys=True)
@@ -299,100 +364,444 @@ def select(rows:list, filters:dict)->tuple[list, str]:
         rows = kept
     return rows, ''
 
-# %% ../nbs/41_report.ipynb #7bbc503c
-MATCH_COLUMNS = ('paper', 'table', 'method', 'dataset', 'category', 'metric', 'unit', 'paper_value', 'ours', 'delta', 'n_ours',
-                 'status', 'setting_diff', 'our_setting', 'ours_key', 'sources', 'why', 'backbone', 'resolution', 'shots',
-                 'protocol', 'ours_filter', 'notes', 'file', 'line')
+# %% ../nbs/41_report.ipynb #93bb86ea
+CLASSES = ('like for like', 'different dataset', 'different categories', 'different setting', 'different metric kind',
+           'different hardware', 'no value', 'ambiguous filter', 'no run', 'no counterpart')
+CLOSENESS = {'like for like': 0, 'no value': 1, 'different hardware': 2, 'different metric kind': 3, 'different setting': 4,
+             'different categories': 5, 'different dataset': 6, 'ambiguous filter': 7}
+COMPARISON_COLUMNS = ('paper', 'table', 'method', 'metric', 'unit', 'paper_dataset', 'paper_category', 'paper_value', 'paper_sd',
+                      'our_dataset', 'our_categories', 'ours', 'ours_sd', 'n_seeds', 'n_ours', 'delta', 'class', 'reason',
+                      'differences', 'ours_key', 'our_setting', 'sources', 'backbone', 'resolution', 'shots', 'protocol',
+                      'ours_filter', 'notes', 'file', 'line')
 
-def _line(p:dict, **kw)->dict:
-    base = {k: p.get(k) for k in ('paper', 'table', 'method', 'dataset', 'category', 'metric', 'unit', 'backbone', 'resolution',
-                                  'shots', 'protocol', 'notes', 'file', 'line')}
-    out = dict(base, paper_value=paper_in_our_units(p['value'], p['metric'], p['unit']), ours_filter=p['ours'], **kw)
-    return {c: out.get(c) for c in MATCH_COLUMNS}
+def paper_categories(dataset:str)->tuple|None:
+    "The categories a paper's dataset-level mean runs over (MVTec AD 15, VisA 12), None when we do not know them."
+    from adnb.datasets import MVTEC_CATEGORIES
+    visa = ('candle', 'capsules', 'cashew', 'chewinggum', 'fryum', 'macaroni1', 'macaroni2', 'pcb1', 'pcb2', 'pcb3', 'pcb4', 'pipe_fryum')
+    return {'mvtec_ad': tuple(MVTEC_CATEGORIES), 'visa': visa}.get(dataset)
 
-# %% ../nbs/41_report.ipynb #e8624fbb
-def _group_value(rs:list, metric:str)->tuple[float|None, str|None]:
-    "Mean of our values over the rows of one setting: first over runs (seeds) per category, then over categories."
-    per = {}
+def paper_tasks(p:dict)->tuple|None:
+    "A continual paper row's task list: DFM/UCAD learn the 15 MVTec AD categories in order, bottle first."
+    m = re.search(r'(\d+) MVTec AD tasks', str(p.get('protocol', '')))
+    return paper_categories('mvtec_ad') if m and m.group(1) == '15' else None
+
+# %% ../nbs/41_report.ipynb #08d57de1
+def _seed(r)->str:
+    s = field(r, 'seed')
+    return 'none' if _missing(s) else str(int(float(s))) if isinstance(s, (int, float)) or str(s).replace('.', '', 1).isdigit() else str(s)
+
+def group_value(rs:list, metric:str, p:dict|None=None, increment:bool=False)->dict:
+    "Mean (± sd over seeds) of our rows of one setting: seeds averaged per category, then categories averaged; duplicates flagged."
+    per, keys, ambiguous = {}, set(), []
     for r in rs:
-        v, k = our_value(r, metric)
-        if v is not None: per.setdefault(r.get('category'), []).append((v, k))
-    if not per: return None, None
-    return float(np.mean([np.mean([v for v, _ in vs]) for vs in per.values()])), next(iter(per.values()))[0][1]
+        v, k = our_value(r, metric, p, increment)
+        if v is None: continue
+        keys.add(k)
+        runs = per.setdefault(r.get('category'), {}).setdefault(_seed(r), {})
+        if r['source'] in runs and not math.isclose(runs[r['source']], v): ambiguous.append(r['source'])
+        runs.setdefault(r['source'], v)
+    if not per: return dict(value=None, sd=None, n_seeds=0, key=None, ambiguous=ambiguous, categories=[])
+    cat_seed = {c: {s: float(np.mean(list(runs.values()))) for s, runs in seeds.items()} for c, seeds in per.items()}
+    value = float(np.mean([np.mean(list(s.values())) for s in cat_seed.values()]))
+    seeds = [set(s) for s in cat_seed.values()]
+    common = set.intersection(*seeds)
+    sd = None
+    if len(common) >= 2 and all(s == common for s in seeds):
+        by_seed = [np.mean([cat_seed[c][s] for c in cat_seed]) for s in sorted(common)]
+        sd = float(np.std(by_seed, ddof=1))
+    return dict(value=value, sd=sd, n_seeds=min(len(s) for s in seeds), key='/'.join(sorted(keys)), ambiguous=sorted(set(ambiguous)),
+                categories=sorted(map(str, per)))
 
-def match_row(p:dict, rows:list)->list[dict]:
-    "The report lines of one paper number `p` against our rows (a list of `collect` records)."
-    f = parse_ours(p['ours'])
-    if not f: return [_line(p, status='no counterpart', n_ours=0)]
-    f.setdefault('category', p['category'])
-    hit, why = select(rows, f)
-    some_cats = not hit and p['category'] == 'mean' and f['category'] == 'mean'
-    if some_cats: hit, _ = select(rows, {k: v for k, v in f.items() if k != 'category'})   # paper's mean: ours over the categories we ran
-    if not hit: return [_line(p, status='missing', n_ours=0, why=why)]
-    groups = {}
-    for r in hit: groups.setdefault(json.dumps(our_setting(r, p['metric']), default=str), []).append(r)
-    out = []
-    for s, rs in groups.items():
-        diff, srcs = setting_diff(p, rs[0]), sorted({r['source'] for r in rs})
-        cats = sorted({str(r.get('category')) for r in rs})
-        if some_cats: diff.insert(0, f"categories: paper mean over {p['dataset']}, ours {', '.join(cats)} only")
-        common = dict(n_ours=len(rs), setting_diff='; '.join(diff), our_setting=s, sources='; '.join(srcs))
-        if len({(r['source'], r.get('category')) for r in rs}) < len(rs):
-            out.append(_line(p, status='ambiguous filter', why=f'{len(rs)} rows of {len(srcs)} run(s) pass {p["ours"]!r}', **common)); continue
-        ours, key = _group_value(rs, p['metric'])
-        if ours is None: out.append(_line(p, status='no value', why=f"our row(s) have no {p['metric']}", **common)); continue
-        out.append(_line(p, ours=ours, delta=ours - paper_in_our_units(p['value'], p['metric'], p['unit']), ours_key=key,
-                         status='different setting' if diff else 'same setting', **common))
+# %% ../nbs/41_report.ipynb #1ec11e1a
+def _named(p:dict, o:dict, n_run_cats:int|None)->list[str]:
+    "Differences that do not stop a comparison, named: backbone, resolution, epochs, templates, pretraining data, classes per model, profile."
+    out, prot = [], str(p.get('protocol', ''))
+    if not str(p['backbone']).strip(): out.append(f"backbone: paper not stated, ours {o['backbone']}")
+    elif _canon_backbone(p['backbone']) != _canon_backbone(o['backbone']): out.append(f"backbone: paper {p['backbone']}, ours {o['backbone']}")
+    pr = canon_resolution(p['resolution'])
+    if pr != o['resolution']: out.append(f"resolution: paper {pr or 'not stated'}, ours {o['resolution'] or 'not stated'}")
+    if (m := re.search(r'(\d+) epochs', prot)) and not _missing(o.get('epochs')) and str(o['epochs']) != m.group(1):
+        out.append(f"epochs: paper {m.group(1)}, ours {o['epochs']}")
+    if (m := re.search(r'\bN=(\d+)', prot)) and not _missing(o.get('templates')) and str(o['templates']) != m.group(1):
+        out.append(f"templates: paper {m.group(1)}, ours {o['templates']}")
+    if (m := re.search(r'pretrained on (\w+)', prot)) and o.get('pretraining'):
+        out.append(f"pretraining data: paper {m.group(1)}, ours {o['pretraining']}")
+    if (m := re.search(r'all (\d+)(?: \w+)? categories', prot)) and o['protocol'] == 'multi-class' and n_run_cats and str(n_run_cats) != m.group(1):
+        out.append(f"categories in the one model: paper {m.group(1)}, ours {n_run_cats}")
+    if protocol_kind(prot) is None and canon_shots(p['shots']) == 'full' and o['protocol'] != 'one-class':
+        out.append(f"protocol: paper not stated, ours {o['protocol']}")
+    if o.get('profile') == 'ci': out.append('ours: ci profile (a pipeline check, tiny budget)')
     return out
+
+def compare(p:dict,                    # a paper-table row
+            rs:list,                   # our rows of one setting (the paper row's category, or every category for a mean)
+            derived:bool=False,        # the paper value is its mean over exactly our categories
+            n_run_cats:int|None=None)->dict:
+    "The comparability class of a paper number against our rows, why, and our value (the delta only when like for like)."
+    o = dict(our_setting(rs[0], p['metric']), data=', '.join(sorted({data_label(r) for r in rs})))
+    fails, cats = [], sorted({str(r.get('category')) for r in rs})
+    ps = canon_shots(p['shots'])
+    pk = protocol_kind(p['protocol']) or ('few-shot' if ps != 'full' else None)
+    run_mean = pk == 'continual' == o['protocol'] and p['category'] == 'mean'   # a continual mean: the task list says data and categories
+    if run_mean and o.get('tasks'):
+        emb, mvtec = _cats()
+        o['dataset'] = ' + '.join(sorted({'embedded' if t in emb else 'mvtec_ad' if t in mvtec else str(o['dataset']) for t in o['tasks']}))
+    if o['dataset'] != p['dataset'] and not run_mean:
+        extra = next((d for k, (ds, d) in DATA_ROOTS.items() if ds == o['dataset'] and ds not in ('mvtec_ad',)), '')
+        fails.append(('different dataset', f"dataset: paper {p['dataset']}, ours {o['data']}" + (f' ({extra})' if extra else '')))
+    inc = paper_increment(p)
+    g = group_value(rs, p['metric'], p, increment=inc)
+    if inc and g['value'] is None:
+        g = group_value(rs, p['metric'], p)
+        if g['value'] is not None: fails.append(('different metric kind', 'metric kind: paper the increment the filter adds, ours a total per image'))
+    if g['categories']: cats = g['categories']                  # a mean runs over the categories that have the metric
+    if p['category'] == 'mean' and not derived and not run_mean:
+        full = paper_categories(p['dataset'])
+        ours_over = list(o['tasks']) if cats == ['mean'] and o.get('tasks') else cats
+        if full is None or sorted(ours_over) != sorted(full):
+            fails.append(('different categories', f"categories: paper mean over {len(full) if full else 'all'} {p['dataset']} categories, "
+                                                   f"ours {'mean over ' if len(ours_over) > 1 else ''}{', '.join(ours_over)}"))
+    if ps != o['shots']: fails.append(('different setting', f"shots: paper {ps}, ours {o['shots']}"))
+    if pk and pk != o['protocol']: fails.append(('different setting', f"protocol: paper {pk}, ours {o['protocol']}"))
+    if pk == 'continual' == o['protocol'] and paper_tasks(p) != o.get('tasks'):
+        pt, ot = paper_tasks(p), o.get('tasks') or ()
+        emb = _cats()[0]
+        fails.append(('different setting', f"continual task list: paper {len(pt) if pt else '?'} MVTec AD tasks (bottle first), "
+                                           f"ours {len(ot)} tasks: {', '.join(f'{t} (embedded)' if t in emb else t for t in ot)}"))
+    if p['metric'] in SPEED:
+        ph = paper_hardware(f"{p['protocol']} {p['notes']}")
+        if ph == 'not stated' or ph.lower() not in o['hardware'].lower():
+            fails.append(('different hardware', f"hardware: paper {ph}, ours {o['hardware']}"))
+    if g['ambiguous']: fails.append(('ambiguous filter', f"several values for one category and seed in {', '.join(g['ambiguous'])}: the filter {p['ours']!r} is not specific enough"))
+    if g['value'] is None:
+        why = ' (image labels only: no pixel metrics)' if 'image labels only' in o['data'] and p['metric'] not in ('image_auroc', 'image_ap', 'image_f1max') else ''
+        fails.append(('no value', f"our row(s) have no {p['metric']}{why}"))
+    cls = min((c for c, _ in fails), key=lambda c: CLASSES.index(c)) if fails else 'like for like'
+    if cls == 'no value' and len(fails) > 1: cls = min((c for c, _ in fails if c != 'no value'), key=lambda c: CLASSES.index(c))
+    pv = paper_in_our_units(p['value'], p['metric'], p['unit'])
+    show = cls in ('like for like', 'different setting', 'different metric kind', 'different hardware')   # same data: our value for reference
+    return dict(cls=cls, reason='; '.join(r for _, r in fails), differences='; '.join(_named(p, o, n_run_cats)),
+                ours=g['value'] if show else None, ours_sd=g['sd'] if show else None, n_seeds=g['n_seeds'], ours_key=g['key'],
+                delta=g['value'] - pv if cls == 'like for like' else None, our_dataset=o['dataset'], our_categories=', '.join(cats),
+                our_setting=json.dumps(o, default=str), sources='; '.join(sorted({r['source'] for r in rs})), n_ours=len(rs))
+
+# %% ../nbs/41_report.ipynb #62f88b11
+def _line(p:dict, **kw)->dict:
+    out = dict(paper=p['paper'], table=p['table'], method=p['method'], metric=p['metric'], unit=p['unit'], paper_dataset=p['dataset'],
+               paper_category=p['category'], paper_value=paper_in_our_units(p['value'], p['metric'], p['unit']),
+               paper_sd=paper_in_our_units(p['sd'], p['metric'], p['unit']) if not _missing(p.get('sd')) else None,
+               backbone=p['backbone'], resolution=p['resolution'], shots=p['shots'], protocol=p['protocol'], ours_filter=p['ours'],
+               notes=p['notes'], file=p.get('file'), line=p.get('line'))
+    kw['class'] = kw.pop('cls', kw.get('class'))
+    return {c: {**out, **kw}.get(c) for c in COMPARISON_COLUMNS}
+
+def _groups(rows:list, metric:str)->list[list]:
+    groups = {}
+    for r in rows: groups.setdefault(json.dumps(our_setting(r, metric), default=str), []).append(r)
+    return list(groups.values())
+
+def match_row(p:dict, rows:list, per_category:dict|None=None, run_cats:dict|None=None)->list[dict]:
+    "The comparison lines of one paper number `p` against our rows: every like-for-like setting, else the closest one."
+    f = parse_ours(p['ours'])
+    if not f: return [_line(p, cls='no counterpart', reason='no counterpart among our experiments', n_ours=0)]
+    cat = f.pop('category', p['category'])
+    hit, why = select(rows, f)
+    if not hit: return [_line(p, cls='no run', reason=why, n_ours=0)]
+    nrc = lambda rs: (run_cats or {}).get(rs[0]['source'])
+    cands, derived = [], []
+    for g in _groups(hit, p['metric']):
+        if cat != 'mean':
+            rs = [r for r in g if r.get('category') == cat]
+            if rs: cands.append(compare(p, rs, n_run_cats=nrc(rs)))
+            continue
+        rs = [r for r in g if r.get('category') != 'mean']
+        own = [r for r in g if r.get('category') == 'mean']
+        if own and (not rs or our_protocol(own[0]) == 'continual' or group_value(rs, p['metric'], p, paper_increment(p))['value'] is None and
+                    group_value(rs, p['metric'], p)['value'] is None): rs = own      # the run's own mean: over its whole task list, or the only one with FM
+        if not rs: continue
+        cands.append(compare(p, rs, n_run_cats=nrc(rs)))
+        cats = [c for c in group_value(rs, p['metric'], p)['categories'] if c != 'mean']
+        pc = (per_category or {}).get(tuple(p[k] for k in ('table', 'method', 'dataset', 'metric', 'backbone', 'resolution', 'shots', 'protocol')), {})
+        if len(cats) >= 2 and all(c in pc for c in cats):         # the paper's own mean over exactly our categories
+            q = dict(p, value=float(np.mean([pc[c] for c in cats])), category=f"mean of {', '.join(cats)}")
+            d = compare(dict(q, category='mean'), rs, derived=True, n_run_cats=nrc(rs))
+            derived.append(_line(q, **d, notes=f"paper mean over {', '.join(cats)} computed from its per-category values | {p['notes']}".rstrip(' |')))
+    if not cands:
+        return [_line(p, cls='no run', reason=f"no {cat} row among our {len(hit)} row(s) passing {p['ours']!r} "
+                                               f"(ours: {', '.join(sorted({str(r.get('category')) for r in hit}))})", n_ours=0)] + derived
+    like = [c for c in cands if c['cls'] == 'like for like']
+    best = like or [min(cands, key=lambda c: CLOSENESS[c['cls']])]
+    return [_line(p, **c) for c in best] + derived
 
 def match(paper:pd.DataFrame, # `load_paper_tables`
           ours:pd.DataFrame   # `collect`
          )->pd.DataFrame:
-    "Paper value | ours | delta per paper number, with the setting differences; missing runs stay as `missing` lines."
+    "One line per paper number (more when several settings of ours are like for like, plus paper means re-computed over our categories)."
     rows = ours.to_dict('records')
-    lines = [l for p in paper.to_dict('records') for l in match_row(p, rows)]
-    return pd.DataFrame(lines, columns=list(MATCH_COLUMNS))
+    per_category, run_cats = {}, {}
+    for p in paper.to_dict('records'):
+        if p['category'] != 'mean':
+            per_category.setdefault(tuple(p[k] for k in ('table', 'method', 'dataset', 'metric', 'backbone', 'resolution', 'shots', 'protocol')), {})[p['category']] = p['value']
+    for r in rows:
+        if r.get('category') not in (None, 'mean'): run_cats.setdefault(r['source'], set()).add(r['category'])
+    lines = [l for p in paper.to_dict('records') for l in match_row(p, rows, per_category, {k: len(v) for k, v in run_cats.items()})]
+    return pd.DataFrame(lines, columns=list(COMPARISON_COLUMNS))
+
+def class_counts(lines:pd.DataFrame)->pd.DataFrame:
+    "Comparison lines per paper and comparability class, with totals that add up to the number of lines."
+    if not len(lines): return pd.DataFrame()
+    t = lines.pivot_table(index='paper', columns='class', values='metric', aggfunc='count', fill_value=0)
+    t = t[[c for c in CLASSES if c in t.columns]]
+    t = t.assign(total=t.sum(axis=1))
+    t.loc['all papers'] = t.sum()
+    return t.astype(int)
+
+# %% ../nbs/41_report.ipynb #654298c5
+CLAIM_COLUMNS = ('claim_id', 'paper', 'claim', 'table', 'metric', 'gain', 'direction', 'margin', 'paper_method', 'paper_base',
+                 'paper_filter', 'ours_method', 'ours_base', 'ours_filter', 'pairing', 'co_metric', 'co_margin', 'missing_reason', 'notes')
+VERDICTS = ('holds here', 'does not hold here', 'not testable here')
+
+class ClaimsError(ValueError):
+    "A claims file that breaks its schema; the message names the file and line."
+
+def parse_paper_filter(s:str)->list[tuple]:
+    "'method=fapm;protocol~^row E' -> [('method', '=', 'fapm'), ('protocol', '~', '^row E')]: exact text or a regular expression."
+    out = []
+    for part in filter(str.strip, (s or '').split(';')):
+        m = re.fullmatch(r'\s*(\w+)\s*([=~])\s*(.+?)\s*', part)
+        if not m: raise ValueError(f"paper filter {part.strip()!r} is not key=value or key~regex")
+        if m.group(2) == '~': re.compile(m.group(3))
+        out.append(m.groups())
+    return out
+
+def load_claims(path)->pd.DataFrame:
+    "The claims file (one testable statement per line), checked: every column, gain kind, direction, numbers, filters."
+    path = Path(path)
+    if not path.is_file(): raise ClaimsError(f"no claims file {path}")
+    t = pd.read_csv(path, dtype=str, keep_default_na=False)
+    miss = [c for c in CLAIM_COLUMNS if c not in t.columns]
+    if miss: raise ClaimsError(f"{path}: missing column(s) {', '.join(miss)}")
+    errors = []
+    for i, r in enumerate(t.to_dict('records')):
+        bad = lambda msg: errors.append(f"{path} line {i + 2} ({r['claim_id'] or '?'}): {msg}")
+        if not r['claim_id'] or not r['claim']: bad('claim_id and claim are required')
+        if r['gain'] not in ('difference', 'ratio'): bad(f"gain {r['gain']!r} is not difference|ratio")
+        if r['direction'] not in ('higher', 'lower'): bad(f"direction {r['direction']!r} is not higher|lower")
+        if r['pairing'] not in ('run', 'data'): bad(f"pairing {r['pairing']!r} is not run|data")
+        for c in ('margin', 'co_margin'):
+            if r[c] and _num(r[c]) is None: bad(f'{c} {r[c]!r} is not a number')
+        if r['metric'] not in UNITS or (r['co_metric'] and r['co_metric'] not in UNITS): bad(f"metric {r['metric']!r}/{r['co_metric']!r} unknown")
+        for c in ('paper_method', 'paper_base', 'paper_filter'):
+            try: parse_paper_filter(r[c])
+            except (ValueError, re.error) as e: bad(f'{c}: {e}')
+        for c in ('ours_method', 'ours_base'):
+            try:
+                if not parse_ours(r[c]): bad(f'{c} is empty')
+            except ValueError as e: bad(f'{c}: {e}')
+    if t.claim_id.duplicated().any(): errors.append(f"{path}: claim_id given twice: {sorted(set(t.claim_id[t.claim_id.duplicated()]))}")
+    if errors: raise ClaimsError(f"{len(errors)} problem(s) in the claims:\n  " + '\n  '.join(errors[:20]))
+    return t
+
+# %% ../nbs/41_report.ipynb #e9f07ed6
+def paper_rows(tables:pd.DataFrame, *filters:str)->pd.DataFrame:
+    "Paper-table rows passing every `key=value` / `key~regex` filter of the given filter strings."
+    keep = pd.Series(True, index=tables.index)
+    for f in filters:
+        for k, op, v in parse_paper_filter(f):
+            col = tables[k].astype(str)
+            keep &= col.eq(v) if op == '=' else col.str.contains(v, regex=True)
+    return tables[keep]
+
+def _gain(m:float, b:float, kind:str, direction:str)->float:
+    if kind == 'ratio': return m / b if direction == 'higher' else b / m
+    return m - b if direction == 'higher' else b - m
+
+def paper_gain(c:dict, tables:pd.DataFrame, metric:str|None=None, categories:list|None=None)->dict:
+    "The paper's gain of a claim: method vs base in the claim's table, paired by dataset, category, shots (and backbone where both have it)."
+    metric = metric or c['metric']
+    filt = c['paper_filter'] if categories is None else ';'.join(f for f in c['paper_filter'].split(';') if not f.strip().startswith('category'))
+    base = dict(table=c['table'], metric=metric)
+    common = ';'.join(f'{k}={v}' for k, v in base.items())
+    M, B = paper_rows(tables, common, filt, c['paper_method']), paper_rows(tables, common, filt, c['paper_base'])
+    if categories is not None: M, B = M[M.category.isin(categories)], B[B.category.isin(categories)]
+    if not len(M) or not len(B): return dict(gain=None, method=None, base=None, n=0, detail='not in the table')
+    keys = ['dataset', 'category', 'shots'] + (['backbone'] if set(M.backbone) <= set(B.backbone) else [])
+    pairs = M.merge(B, on=keys, suffixes=('_m', '_b'))
+    if not len(pairs): return dict(gain=None, method=None, base=None, n=0, detail='no method/base pair in the table')
+    g = [_gain(m, b, c['gain'], c['direction']) for m, b in zip(pairs.value_m, pairs.value_b)]
+    n_bb = pairs.backbone.nunique() if 'backbone' in keys else 1
+    g3 = lambda v: f'{v:.3f}' if abs(v) < 10 else f'{v:.1f}'
+    detail = (f"{g3(pairs.value_m.mean())} vs {g3(pairs.value_b.mean())}" + (f' (mean over {n_bb} backbones)' if n_bb > 1 else '')
+              + (f" on {', '.join(categories)}" if categories else ''))
+    return dict(gain=float(np.mean(g)), method=float(pairs.value_m.mean()), base=float(pairs.value_b.mean()), n=len(pairs), detail=detail)
+
+# %% ../nbs/41_report.ipynb #50bab5e0
+def _data_key(r)->tuple:
+    return (our_dataset(r), Path(str(field(r, 'data_root') or field(r, 'task_root') or '')).name, our_setting(r)['resolution'],
+            _canon_backbone(field(r, 'backbone')))
+
+def _units(c:dict, M:list, B:list)->list[tuple]:
+    "(label, method rows, base rows) of one run (pairing=run: the same file) or one data set-up (pairing=data: same data, resolution, backbone)."
+    key = (lambda r: r['source']) if c['pairing'] == 'run' else _data_key
+    out = []
+    for k in dict.fromkeys(map(key, M)):
+        m, b = [r for r in M if key(r) == k], [r for r in B if key(r) == k]
+        if b: out.append((k, m, b))
+    return out
+
+def paired_gain(M:list, B:list, metric:str, kind:str, direction:str)->dict:
+    "Our gain on one dataset: paired by category (and seed where both have seeds), averaged over seeds, then categories."
+    val = lambda rs: {(r.get('category'), _seed(r)): v for r in rs if (v := our_value(r, metric)[0]) is not None}
+    m, b = val(M), val(B)
+    cats = sorted({c for c, _ in m} & {c for c, _ in b})
+    if not cats: return dict(gain=None, method=None, base=None, sd=None, n_seeds=0, categories=[])
+    per_seed, mv, bv = {}, [], []
+    for cat in cats:
+        ms = {s: v for (c, s), v in m.items() if c == cat}; bs = {s: v for (c, s), v in b.items() if c == cat}
+        common = sorted(set(ms) & set(bs)) or None
+        for s in common or sorted(ms):
+            bval = bs[s] if common else float(np.mean(list(bs.values())))
+            per_seed.setdefault(s, []).append(_gain(ms[s], bval, kind, direction))
+        mv.append(np.mean(list(ms.values()))); bv.append(np.mean(list(bs.values())))
+    full = [s for s, g in per_seed.items() if len(g) == len(cats)]
+    by_seed = [float(np.mean(per_seed[s])) for s in full] or [float(np.mean([np.mean(g) for g in per_seed.values()]))]
+    return dict(gain=float(np.mean(by_seed)), method=float(np.mean(mv)), base=float(np.mean(bv)),
+                sd=float(np.std(by_seed, ddof=1)) if len(by_seed) >= 2 else None, n_seeds=len(full) or 1, categories=cats)
+
+# %% ../nbs/41_report.ipynb #2eaf3929
+def verdict(c:dict, g:dict, co:dict|None=None, profile=None)->tuple[str, str]:
+    """The pre-registered rule. Not testable: a ci-profile run, a metric missing on either side, or a saturated base (a rate
+    already within `margin` of 1 cannot gain `margin`). Holds: gain >= margin (a difference; with >= 3 seeds the margin grows
+    to 2 sd of the per-seed gains when that is larger) or ratio >= margin, and the co-metric's gain >= co_margin. Else does not hold."""
+    margin = _num(c['margin']); fmt = (lambda v: f'{v:+.3f}') if c['gain'] == 'difference' else (lambda v: f'x{v:.2f}')
+    if profile == 'ci': return 'not testable here', 'ci profile: a pipeline check with a tiny budget (budget)'
+    if g['gain'] is None: return 'not testable here', f"our run has no {c['metric']} on both sides"
+    rate = c['metric'] in RATES and c['gain'] == 'difference'
+    if rate and c['direction'] == 'higher' and g['base'] >= 1 - margin:
+        return 'not testable here', f"saturated: the base already scores {g['base']:.3f} (no room for a gain of {margin})"
+    eff = max(margin, 2 * g['sd']) if c['gain'] == 'difference' and g.get('sd') is not None and g['n_seeds'] >= 3 else margin
+    why = [f"gain {fmt(g['gain'])} {'>=' if g['gain'] >= eff else '<'} margin {eff:.3g}" + (' (2 sd over seeds)' if eff > margin else '')]
+    ok = g['gain'] >= eff
+    if c['co_metric']:
+        if co is None or co['gain'] is None: return 'not testable here', f"our run has no {c['co_metric']} (the claim's second condition)"
+        cm = _num(c['co_margin']); why.append(f"{c['co_metric']} change {co['gain']:+.3f} {'>=' if co['gain'] >= cm else '<'} {cm:+.3f}")
+        ok = ok and co['gain'] >= cm
+    return ('holds here' if ok else 'does not hold here'), '; '.join(why)
+
+# %% ../nbs/41_report.ipynb #56e6a876
+CLAIM_RESULT_COLUMNS = ('claim_id', 'paper', 'claim', 'table', 'metric', 'gain_kind', 'paper_gain', 'paper_detail', 'paper_gain_our_categories',
+                        'our_dataset', 'our_categories', 'our_gain', 'our_gain_sd', 'n_seeds', 'ours_method', 'ours_base',
+                        'verdict', 'reason', 'differences', 'source', 'other_runs')
+
+def _pick(units:list, paper_res=None)->int:
+    "The one run a dataset's verdict comes from: not ci, most seeds, the paper's input size, then the first file."
+    size = lambda u: (canon_resolution(our_setting(u['rows'][0])['resolution']) or '').split('->')[-1]
+    return min(range(len(units)), key=lambda i: (units[i]['profile'] == 'ci', -units[i]['n_seeds'],
+                                                 size(units[i]) != str(paper_res or ''), i))
+
+def evaluate_claim(c:dict, tables:pd.DataFrame, rows:list)->list[dict]:
+    "One result line per dataset we ran for a claim (or one 'not testable here' line): paper gain, our gain, verdict, reason."
+    pg = paper_gain(c, tables)
+    fmt = (lambda v: '' if v is None else f'{v:+.3f}') if c['gain'] == 'difference' else (lambda v: '' if v is None else f'x{v:.2f}')
+    base = dict(claim_id=c['claim_id'], paper=c['paper'], claim=c['claim'], table=c['table'], metric=c['metric'], gain_kind=c['gain'],
+                paper_gain=pg['gain'], paper_detail=pg['detail'])
+    extra = parse_ours(c['ours_filter'] and f"experiment=x;{c['ours_filter']}"); extra.pop('experiment', None)
+    M, _ = select(rows, {**parse_ours(c['ours_method']), **extra}); B, _ = select(rows, {**parse_ours(c['ours_base']), **extra})
+    M, B = ([r for r in X if r.get('category') != 'mean'] or X for X in (M, B))
+    units = []
+    for label, m, b in _units(c, M, B):
+        for ds in dict.fromkeys(map(our_dataset, m)):
+            mi, bi = [r for r in m if our_dataset(r) == ds], [r for r in b if our_dataset(r) == ds]
+            g = paired_gain(mi, bi, c['metric'], c['gain'], c['direction'])
+            if not g['categories']: continue
+            co = paired_gain(mi, bi, c['co_metric'], 'difference', 'higher') if c['co_metric'] else None
+            units.append(dict(g, dataset=ds, co=co, profile=field(mi[0], 'profile'), rows=mi,
+                              source='; '.join(sorted({r['source'] for r in mi + bi}))))
+    if not units:
+        why = ('no run of ours has the method rows' if not M else 'no run of ours has the base rows' if not B else
+               'no run of ours has both the method and the base' + (' in one file' if c['pairing'] == 'run' else ' on the same data'))
+        return [dict(base, verdict='not testable here', reason=f"{why} ({c['missing_reason'] or 'no run'})",
+                     ours_method=c['ours_method'], ours_base=c['ours_base'])]
+    out = []
+    pm = paper_rows(tables, f"table={c['table']};metric={c['metric']}", c['paper_filter'], c['paper_method'])
+    res = canon_resolution(pm.resolution.iloc[0]) if len(pm) else None
+    for data in dict.fromkeys((u['dataset'], tuple(u['categories'])) for u in units):   # one line per dataset and categories we ran
+        us = [u for u in units if (u['dataset'], tuple(u['categories'])) == data]; u = us[_pick(us, res)]; ds = data[0]
+        v, why = verdict(c, u, u['co'], u['profile'])
+        diffs = _named(pm.iloc[0].to_dict(), our_setting(u['rows'][0]), None) if len(pm) else []
+        cat_note = f"ours: {', '.join(u['categories'])}" + (f" of {ds}" if ds else '')
+        if c['pairing'] == 'data' and ';' in u['source']: diffs.append('base and method from two runs on the same data')
+        pgc = paper_gain(c, tables, categories=u['categories']) if ds == (pm.dataset.iloc[0] if len(pm) else None) else dict(gain=None)
+        others = [f"{x['source']}: {fmt(x['gain'])}" for x in us if x is not u]
+        out.append(dict(base, paper_gain_our_categories=pgc['gain'], our_dataset=ds, our_categories=', '.join(u['categories']),
+                        our_gain=u['gain'], our_gain_sd=u['sd'], n_seeds=u['n_seeds'], ours_method=f"{u['method']:.3f}",
+                        ours_base=f"{u['base']:.3f}", verdict=v, reason=f"{why}; {cat_note}", differences='; '.join(diffs),
+                        source=u['source'], other_runs='; '.join(others)))
+    return out
+
+def evaluate_claims(claims:pd.DataFrame, tables:pd.DataFrame, ours:pd.DataFrame)->pd.DataFrame:
+    "Every claim evaluated on our rows (`collect`): one line per claim and dataset we ran."
+    rows = ours.to_dict('records')
+    lines = [l for c in claims.to_dict('records') for l in evaluate_claim(c, tables, rows)]
+    return pd.DataFrame(lines, columns=list(CLAIM_RESULT_COLUMNS))
 
 # %% ../nbs/41_report.ipynb #dfdf690f
-LEADER = dict(image_auroc='Image AUROC', pixel_auroc='Pixel AUROC', aupro_30='AUPRO@30%', aupro_5='AUPRO@5%', rho='ρ@30%',
-              fps='FPS', peak_mem_mb='Peak memory (MiB)')
+LEADER = dict(aupro_5='AUPRO@5%', pixel_ap='Pixel AP', aupro_30='AUPRO@30%', image_auroc='Image AUROC', pixel_auroc='Pixel AUROC',
+              fps='FPS')
+LABEL_KEYS = ('features', 'row', 'setting', 'config', 'routing', 'variant', 'masking')
 
 def method_label(row)->str:
-    "Our method in words: the row's `method` (else the experiment), with its `config`/`setting` when it has one."
-    m = str(field(row, 'method') or row.get('experiment'))
+    "Our method in words: `method` (else `detector`, else the experiment) with what tells its rows apart (features, row, setting, config, routing)."
+    m = str(next((v for v in (row.get('method'), row.get('detector'), (row.get('params') or {}).get('method'), row.get('experiment')) if not _missing(v)), '?'))
     words = lambda v: ', '.join(f'{k}={x}' for k, x in v.items()) if isinstance(v, dict) else str(v)
-    extra = [words(v) for k in ('config', 'setting') if (v := row.get(k)) is not None and not _missing(v) and str(v) not in ('', 'default', '{}')]
+    extra = [f'{k}={words(v)}' if k in ('masking',) else words(v) for k in LABEL_KEYS
+             if (v := row.get(k)) is not None and not _missing(v) and str(v) not in ('', 'default', '{}', 'full') and str(v) not in m]
+    if our_protocol(row) == 'few-shot': extra.append(f"{canon_shots(field(row, 'shots'))}-shot")
     return ' · '.join([m, *extra])
 
 def leaderboard(ours:pd.DataFrame)->pd.DataFrame:
-    "One line per result row: data, category, method, setting, the leaderboard metrics and where it came from."
-    out = []
+    "One line per dataset, category, method and setting: the metrics as mean (and sd) over seeds, led by the unsaturated AUPRO@5% and pixel AP."
+    groups = {}
     for r in ours.to_dict('records'):
+        if r.get('category') == 'mean': continue
         s = our_setting(r, 'fps')
-        out.append(dict(dataset=s['data'], category=r.get('category'), method=method_label(r), experiment=r['experiment'],
-                        backbone=s['backbone'], resolution=s['resolution'], shots=s['shots'],
-                        **{k: our_value(r, k)[0] for k in LEADER}, hardware=s['hardware'], source=r['source']))
-    cols = ['dataset', 'category', 'method', 'experiment', 'backbone', 'resolution', 'shots', *LEADER, 'hardware', 'source']
+        k = (s['dataset'], r.get('category'), method_label(r), data_label(r), s['backbone'], s['resolution'], s['protocol'], s['shots'], s['profile'])
+        groups.setdefault(k, []).append(r)
+    out = []
+    for (ds, cat, m, data, bb, res, prot, shots, prof), rs in groups.items():
+        line = dict(dataset=ds, category=cat, method=m, data=data, backbone=bb, resolution=res, protocol=prot, shots=shots, profile=prof)
+        for k in LEADER:
+            g = group_value(rs, k)
+            line[k], line[f'{k}_sd'] = g['value'], g['sd']
+        line.update(seeds=len({_seed(r) for r in rs}), hardware=hardware(rs[0]), source='; '.join(sorted({r['source'] for r in rs})))
+        out.append(line)
+    cols = ['dataset', 'category', 'method', 'data', 'backbone', 'resolution', 'protocol', 'shots', 'profile',
+            *[c for k in LEADER for c in (k, f'{k}_sd')], 'seeds', 'hardware', 'source']
     df = pd.DataFrame(out, columns=cols)
-    return df.sort_values(['dataset', 'category', 'image_auroc'], ascending=[True, True, False], na_position='last', ignore_index=True)
+    return df.sort_values(['dataset', 'category', 'aupro_5', 'pixel_ap', 'image_auroc'], ascending=[True, True, False, False, False],
+                          na_position='last', ignore_index=True)
 
 # %% ../nbs/41_report.ipynb #d9a15998
+def lead_metric(board:pd.DataFrame)->str:
+    "The first leaderboard metric that the lines of `board` have (AUPRO@5%, then pixel AP, ..., image AUROC)."
+    return next((k for k in LEADER if k in board and board[k].notna().any()), 'image_auroc')
+
 def category_bars(board:pd.DataFrame, # `leaderboard` lines of one dataset
-                  metric:str='image_auroc', title:str='')->go.Figure:
-    "Grouped bars: categories on x, one bar per method (and setting, when a method has several); runs of one setting averaged; missing values are absent bars."
+                  metric:str|None=None, title:str='', most:int=12)->go.Figure:
+    "Grouped bars: categories on x, one bar per method (seeds averaged, sd as error bar), the `most` best methods; missing values are absent bars."
+    metric = metric or lead_metric(board)
     b = board.dropna(subset=[metric]).astype({'backbone': str, 'resolution': str})
+    b = b[b.method.isin(b.groupby('method')[metric].mean().nlargest(most).index)]      # the `most` best methods: a readable legend
     several = b.groupby('method')[['backbone', 'resolution']].nunique().max(axis=1) > 1      # a method at two settings: two bars
     b = b.assign(label=[f'{m} ({bb}, {r} px)' if several.get(m, False) else m for m, bb, r in zip(b.method, b.backbone, b.resolution)])
-    g = b.groupby(['label', 'category'], sort=False).agg(y=(metric, 'mean'), n=(metric, 'size'), backbone=('backbone', 'first'),
-                                                          resolution=('resolution', 'first'), source=('source', '; '.join)).reset_index()
     fig = go.Figure()
-    for m, t in g.groupby('label', sort=False):
-        fig.add_bar(x=t.category, y=t.y, name=m, customdata=t[['backbone', 'resolution', 'n', 'source']].astype(str),
-                    hovertemplate='%{x}: %{y:.3f} (mean of %{customdata[2]})<br>%{customdata[0]} · %{customdata[1]} px<br>%{customdata[3]}')
+    for m, t in b.groupby('label', sort=False):
+        fig.add_bar(x=t.category, y=t[metric], name=m, error_y=dict(type='data', array=t[f'{metric}_sd'].fillna(0)),
+                    customdata=t[['backbone', 'resolution', 'seeds', 'source']].astype(str),
+                    hovertemplate='%{x}: %{y:.3f} (%{customdata[2]} seed(s))<br>%{customdata[0]} · %{customdata[1]} px<br>%{customdata[3]}')
     return fig.update_layout(barmode='group', title=title or LEADER.get(metric, metric), yaxis_title=LEADER.get(metric, metric),
                              height=380, margin=dict(t=50, b=40, l=60, r=20), legend=dict(font=dict(size=10)))
 
-# %% ../nbs/41_report.ipynb #3ba21c60
 def speed_scatter(board:pd.DataFrame, metric:str='image_auroc')->go.Figure:
     "Score against FPS (log axis), one trace per dataset; hover names method, category, hardware and source."
     fig = go.Figure()
@@ -403,83 +812,113 @@ def speed_scatter(board:pd.DataFrame, metric:str='image_auroc')->go.Figure:
     return fig.update_layout(title=f"{LEADER.get(metric, metric)} vs speed", xaxis=dict(type='log', title='FPS (end to end)'),
                              yaxis_title=LEADER.get(metric, metric), height=400, margin=dict(t=50, b=40, l=60, r=20))
 
-# %% ../nbs/41_report.ipynb #012f2696
-def paper_scatter(matched:pd.DataFrame)->go.Figure:
-    "Ours against the paper for every rate with a value of ours, coloured by status; the diagonal is agreement."
-    m = matched[matched.unit.eq('fraction') & matched.ours.notna()]
+def paper_scatter(lines:pd.DataFrame)->go.Figure:
+    "Ours against the paper for the like-for-like rates only (backbone and resolution may differ); the diagonal is agreement."
+    m = lines[lines['class'].eq('like for like') & lines.unit.eq('fraction') & lines.ours.notna()]
     fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode='lines', line=dict(dash='dot', color='grey'), name='ours = paper', hoverinfo='skip'))
-    for s, g in m.groupby('status'):
-        fig.add_scatter(x=g.paper_value, y=g.ours, mode='markers', name=s, marker=dict(size=9),
-                        customdata=g[['paper', 'table', 'method', 'category', 'metric', 'setting_diff']].astype(str),
-                        hovertemplate='%{customdata[0]} %{customdata[1]}: %{customdata[2]} · %{customdata[3]} · %{customdata[4]}'
-                                      '<br>paper %{x:.3f}, ours %{y:.3f}<br>%{customdata[5]}')
-    return fig.update_layout(title='Ours vs paper (rates)', xaxis_title='paper', yaxis_title='ours', height=420,
+    for t, g in m.groupby('paper'):
+        fig.add_scatter(x=g.paper_value, y=g.ours, mode='markers', name=t, marker=dict(size=9),
+                        customdata=g[['table', 'method', 'paper_category', 'metric', 'differences']].astype(str),
+                        hovertemplate='%{customdata[0]}: %{customdata[1]} · %{customdata[2]} · %{customdata[3]}'
+                                      '<br>paper %{x:.3f}, ours %{y:.3f}<br>%{customdata[4]}')
+    return fig.update_layout(title='Like-for-like numbers: ours vs paper (rates)', xaxis_title='paper', yaxis_title='ours', height=420,
                              margin=dict(t=50, b=40, l=60, r=20))
 
 # %% ../nbs/41_report.ipynb #6aac36fe
-STATUS_COLOURS = {'same setting': '#dff0d8', 'different setting': '#fcf3cf', 'missing': '#eeeeee', 'no value': '#eeeeee',
-                  'ambiguous filter': '#f8d7da', 'no counterpart': '#ffffff'}
-_CSS = [dict(selector='td, th', props='text-align: left; vertical-align: top; font-size: 12px; padding: 2px 6px'),
-        dict(selector='td.num', props='text-align: right; font-variant-numeric: tabular-nums'),
-        dict(selector='td.wide', props='min-width: 24em')] + \
-       [dict(selector=f"td.st-{k.replace(' ', '-')}", props=f'background-color: {c}') for k, c in STATUS_COLOURS.items()]
+CLASS_COLOURS = {'like for like': '#dff0d8', 'different dataset': '#f4f4f4', 'different categories': '#f4f4f4', 'different setting': '#fcf3cf',
+                 'different metric kind': '#fcf3cf', 'different hardware': '#fcf3cf', 'no value': '#eeeeee', 'ambiguous filter': '#f8d7da',
+                 'no run': '#eeeeee', 'no counterpart': '#ffffff'}
+VERDICT_COLOURS = {'holds here': '#dff0d8', 'does not hold here': '#f8d7da', 'not testable here': '#eeeeee'}
+CSS = """<style>
+.adnb-rep .scroll{max-width:100%;overflow-x:auto}
+div.adnb-rep table{border-collapse:collapse;font-size:12px;margin:4px 0 10px 0;table-layout:auto}
+div.adnb-rep table td,div.adnb-rep table th{text-align:left !important;vertical-align:top;padding:2px 6px;border-bottom:1px solid #e5e5e5;max-width:none}
+div.adnb-rep table td.num{text-align:right !important;font-variant-numeric:tabular-nums;white-space:nowrap}
+div.adnb-rep table td.wide{min-width:16em;max-width:30em;white-space:normal}
+div.adnb-rep table td.notes{min-width:16em;max-width:30em;white-space:normal;color:#444}
+.adnb-rep details{margin:4px 0}.adnb-rep summary{cursor:pointer;font-weight:600}
+""" + ''.join(f".adnb-rep td.k-{k.replace(' ', '-')}{{background:{c}}}" for k, c in {**CLASS_COLOURS, **VERDICT_COLOURS}.items()) + '</style>'
 
 def _fmt(v, sign:bool=False)->str:
-    if _missing(v): return '—'
+    if _missing(v) or v is None: return '—'
     return (f'{v:+.3f}' if sign else f'{v:.3f}') if abs(v) < 10 else (f'{v:+,.1f}' if sign else f'{v:,.1f}')
 
-def paper_table_view(matched:pd.DataFrame):
-    "A Styler of one paper table's lines: paper | ours | Δ | status | setting differences, coloured by status (CSS classes, no per-cell ids)."
-    from pandas.io.formats.style import Styler
-    v = matched.assign(n=matched.n_ours.fillna(0).astype(int), why=matched.why.fillna(''), sources=matched.sources.fillna(''))
-    v = v[['method', 'dataset', 'category', 'metric', 'paper_value', 'ours', 'delta', 'n', 'status', 'setting_diff', 'why', 'ours_filter', 'sources', 'notes']]
-    v = v.rename(columns=dict(paper_value='paper', delta='Δ (ours − paper)', setting_diff='differences of setting', ours_filter='our filter')).reset_index(drop=True)
-    cls = pd.DataFrame([[f"st-{st.replace(' ', '-')}" + (' num' if c in ('paper', 'ours', 'Δ (ours − paper)', 'n') else ' wide' if c == 'differences of setting' else '')
-                         for c in v.columns] for st in v.status], columns=v.columns)
-    return (Styler(v, cell_ids=False).set_td_classes(cls).set_table_styles(_CSS)
-            .format({'paper': _fmt, 'ours': _fmt, 'Δ (ours − paper)': lambda x: _fmt(x, True)}, na_rep='').hide(axis='index'))
+def _pm(v, sd)->str:
+    return _fmt(v) if _missing(sd) or sd is None else f'{_fmt(v)} ± {sd:.3f}'
+
+def html_table(df:pd.DataFrame, num=(), wide=(), notes=(), colour:str|None=None)->str:
+    "A plain HTML table (escaped text, CSS classes, no per-cell ids): `num` right-aligned, `wide`/`notes` wrapped, `colour` column tints its row."
+    from html import escape
+    head = ''.join(f'<th>{escape(str(c))}</th>' for c in df.columns)
+    body = []
+    at = list(df.columns).index(colour) if colour else None
+    for r in df.itertuples(index=False, name=None):
+        k = f" k-{str(r[at]).replace(' ', '-')}" if colour else ''
+        cells = [f'<td class="{("num" if c in num else "wide" if c in wide else "notes" if c in notes else "")}{k}">{escape(str(v))}</td>'
+                 for c, v in zip(df.columns, r)]
+        body.append('<tr>' + ''.join(cells) + '</tr>')
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>' + ''.join(body) + '</tbody></table></div>'
+
+def comparison_view(lines:pd.DataFrame)->str:
+    "One paper table's comparison lines as HTML: paper | ours | Δ | class | why, notes readable."
+    v = pd.DataFrame(dict(method=lines.method, metric=lines.metric, paper_data=lines.paper_dataset + ' / ' + lines.paper_category,
+                          paper=[_pm(a, b) for a, b in zip(lines.paper_value, lines.paper_sd)],
+                          ours=[_pm(a, b) for a, b in zip(lines.ours, lines.ours_sd)], **{'Δ': [_fmt(d, True) for d in lines.delta]},
+                          our_data=[f'{d} / {c}' if isinstance(d, str) and d else '—' for d, c in zip(lines.our_dataset, lines.our_categories.fillna(''))],
+                          cls=lines['class'],
+                          why=[('; '.join(filter(None, [a, b]))) for a, b in zip(lines.reason.fillna(''), lines.differences.fillna(''))],
+                          notes=lines.notes.fillna('')))
+    v = v.rename(columns=dict(paper_data='paper data', our_data='our data', cls='class'))
+    return html_table(v, num=('paper', 'ours', 'Δ'), wide=('why',), notes=('notes',), colour='class')
+
+def table_section(lines:pd.DataFrame)->str:
+    "One paper table, folded: a summary line with its class counts, then the lines."
+    from html import escape
+    r, c = lines.iloc[0], lines['class'].value_counts()
+    counts = ', '.join(f'{n} {k}' for k, n in c.reindex([k for k in CLASSES if k in c.index]).items())
+    return (f"<details><summary>{escape(str(r.paper))} · {escape(str(r.table))}: {len(lines)} lines: {counts}</summary>"
+            + comparison_view(lines) + '</details>')
 
 # %% ../nbs/41_report.ipynb #ea3eae3a
-def table_settings(matched:pd.DataFrame, most:int=6)->str:
-    "HTML list of the paper's settings in one table (backbone, resolution, shots, protocol), each once."
-    from html import escape
-    u = matched[['backbone', 'resolution', 'shots', 'protocol']].fillna('').drop_duplicates()
-    items = [escape(f"{r.backbone or 'backbone not stated'} · {r.resolution or 'resolution not stated'} px · shots {r.shots or 'full'}"
-                    + (f' · {r.protocol}' if r.protocol else '')) for r in u.head(most).itertuples()]
-    if len(u) > most: items.append(f'... {len(u) - most} more (see the table file)')
-    return '<p><b>Paper setting:</b></p><ul>' + ''.join(f'<li>{t}</li>' for t in items) + '</ul>'
+def claims_view(res:pd.DataFrame)->str:
+    "Claims with their paper gain, our gain per dataset and the verdict, as HTML (coloured by verdict)."
+    fmt = lambda v, m: '—' if _missing(v) or v is None else (f'x{v:.2f}' if m == 'ratio' else f'{v:+.3f}')
+    kind = res.gain_kind.tolist()
+    v = pd.DataFrame({'claim': res.claim, 'table · metric': res.table + ' · ' + res.metric,
+                      'paper gain': [fmt(g, k) + (f' ({d})' if d else '') for g, k, d in zip(res.paper_gain, kind, res.paper_detail.fillna(''))],
+                      'paper gain on our categories': [fmt(g, k) for g, k in zip(res.paper_gain_our_categories, kind)],
+                      'our data': res.our_dataset.fillna('—') + [f' ({c})' if c else '' for c in res.our_categories.fillna('')],
+                      'our gain': [fmt(g, k) + (f' ± {s:.3f}' if not _missing(s) and s is not None else '') + (f' ({n} seeds)' if n and n > 1 else '')
+                                   for g, k, s, n in zip(res.our_gain, kind, res.our_gain_sd, res.n_seeds.fillna(0).astype(int))],
+                      'verdict': res.verdict, 'reason': [('; '.join(filter(None, [a, b]))) for a, b in zip(res.reason.fillna(''), res.differences.fillna(''))],
+                      'run': res.source.fillna('')})
+    return html_table(v, num=('paper gain', 'paper gain on our categories', 'our gain'), wide=('reason',), notes=('run',), colour='verdict')
 
-def paper_section(matched:pd.DataFrame, # the `match` lines of one paper table
-                  open_:bool|None=None  # show unfolded (default: when any line has a value of ours)
-                 )->str:
-    "One paper table as a foldable HTML section: a summary line, the paper's settings, the coloured table."
-    from html import escape
-    r = matched.iloc[0]; n = int(matched.ours.notna().sum())
-    open_ = n > 0 if open_ is None else open_
-    head = f"<b>{escape(str(r.paper))} · {escape(str(r.table))}</b>: {len(matched)} numbers, {n} with a value of ours"
-    return (f"<details{' open' if open_ else ''}><summary>{head}</summary>" + table_settings(matched) +
-            paper_table_view(matched).to_html() + '</details>')
+def verdict_counts(res:pd.DataFrame)->pd.DataFrame:
+    "Claim lines per paper and verdict, with totals that add up."
+    t = res.pivot_table(index='paper', columns='verdict', values='claim_id', aggfunc='count', fill_value=0)
+    t = t[[v for v in VERDICTS if v in t.columns]]
+    t = t.assign(total=t.sum(axis=1)); t.loc['all papers'] = t.sum()
+    return t.astype(int)
 
-# %% ../nbs/41_report.ipynb #8f60e585
-def status_counts(matched:pd.DataFrame)->pd.DataFrame:
-    "Numbers per paper and status (the report's summary)."
-    if not len(matched): return pd.DataFrame()
-    t = matched.pivot_table(index='paper', columns='status', values='metric', aggfunc='count', fill_value=0)
-    return t[[s for s in STATUS_COLOURS if s in t.columns]].assign(total=t.sum(axis=1))
+def closest_numbers(lines:pd.DataFrame, paper:str, most:int=12)->str:
+    "The like-for-like numbers of one paper (all tables): paper | ours | Δ with the named differences; else why there are none."
+    like = lines[(lines.paper == paper) & lines['class'].eq('like for like')]
+    if not len(like):
+        c = lines[lines.paper == paper]['class'].value_counts()
+        return f"<p>No like-for-like number for {paper}: " + ', '.join(f'{n} {k}' for k, n in c.items()) + '.</p>'
+    v = like.head(most)
+    out = pd.DataFrame({'table': v.table, 'method': v.method, 'metric': v.metric, 'category': v.paper_category,
+                        'paper': [_pm(a, b) for a, b in zip(v.paper_value, v.paper_sd)], 'ours': [_pm(a, b) for a, b in zip(v.ours, v.ours_sd)],
+                        'Δ': [_fmt(d, True) for d in v.delta], 'differences': v.differences.fillna(''), 'run': v.sources})
+    more = f'<p>... and {len(like) - most} more like-for-like lines in the tables below.</p>' if len(like) > most else ''
+    return html_table(out, num=('paper', 'ours', 'Δ'), wide=('differences',), notes=('run',)) + more
 
-def leaderboard_view(board:pd.DataFrame):
-    "A Styler of one dataset's leaderboard lines: readable headers, fixed precision, numbers right-aligned."
-    from pandas.io.formats.style import Styler
-    v = board.drop(columns=['dataset']).rename(columns=LEADER).reset_index(drop=True)
-    cls = pd.DataFrame([['num' if c in LEADER.values() else '' for c in v.columns]] * len(v), columns=v.columns)
-    return Styler(v, cell_ids=False).set_td_classes(cls).set_table_styles(_CSS).format({LEADER[k]: _fmt for k in LEADER}, na_rep='—').hide(axis='index')
-
-# %% ../nbs/41_report.ipynb #36e6a005
-def sources_view(ours:pd.DataFrame):
-    "One line per file the numbers come from: experiment, the command that made it, its note, where else it was found."
-    from pandas.io.formats.style import Styler
+def sources_view(ours:pd.DataFrame)->str:
+    "One line per file the numbers come from: experiment, the command to rerun it (sanitised), its note."
     v = ours.drop_duplicates('source')[['source', 'experiment', 'command', 'note', 'also_in']].fillna('').reset_index(drop=True)
-    return Styler(v, cell_ids=False).set_table_styles(_CSS).hide(axis='index')
+    v = v.assign(command=v.command.map(sanitize_command), note=v.note.map(sanitize_text))
+    return html_table(v, wide=('command',), notes=('note',))
 
 # %% ../nbs/41_report.ipynb #71a0690b
 def _pkg()->Path:
@@ -510,14 +949,16 @@ class ReportError(ValueError):
 
 def build_report(runs_dir,             # folder of runs (results.json) and/or records (records/*.json)
                  out=None,             # output folder (default: <reports>/report/<timestamp>)
-                 tables_dir=None,      # paper tables (default: the checkout's reports/paper_tables, else the packaged ones)
+                 tables_dir=None,      # paper tables and claims.csv (default: the checkout's reports/paper_tables, else the packaged ones)
                  progress:bool=False)->Path:
-    "Collect, match and chart every run under `runs_dir` into `out/index.ipynb` and one offline `out/index.html`; returns the HTML."
+    "Collect, compare, judge the claims and chart every run under `runs_dir` into `out/index.ipynb`, one offline `out/index.html`, `comparisons.csv` and `claims.csv`; returns the HTML."
     import papermill as pm
     runs = Path(runs_dir).expanduser().resolve()
     if not runs.is_dir(): raise FileNotFoundError(f"no runs folder {runs} (adnb report RUNS_DIR: a folder of runs or records)")
     tables = Path(tables_dir).expanduser().resolve() if tables_dir else default_tables_dir()
-    if tables is not None: load_paper_tables(tables)            # schema errors before the kernel starts
+    if tables is not None:                                       # schema errors before the kernel starts
+        load_paper_tables(tables)
+        if (tables/CLAIMS_FILE).is_file(): load_claims(tables/CLAIMS_FILE)
     if out is None:
         from adnb.run import make_report_dir
         from adnb.config import get_setting
@@ -525,7 +966,9 @@ def build_report(runs_dir,             # folder of runs (results.json) and/or re
     out = Path(out).expanduser().resolve(); out.mkdir(parents=True, exist_ok=True)
     nb = out/'index.ipynb'
     try: pm.execute_notebook(str(report_notebook()), str(nb), cwd=str(out), kernel_name='python3', progress_bar=progress, log_output=False,
-                             parameters=dict(runs_dir=str(runs), tables_dir=str(tables or ''), table_out='runs'))
+                             parameters=dict(runs_dir=str(runs), tables_dir=str(tables or ''), table_out='runs', export_dir=str(out)))
     except pm.PapermillExecutionError as e:
         raise ReportError(f"report notebook failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n  the partial report is {nb}") from None
+    missing = [f for f in ('comparisons.csv', 'claims.csv') if not (out/f).is_file()]
+    if missing: raise ReportError(f"the report notebook {report_notebook()} wrote no {', '.join(missing)} in {out}")
     return export_offline_html(nb, out/'index.html')

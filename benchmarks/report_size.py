@@ -1,8 +1,33 @@
-"""Real-data report size (run under the heavy lock): `python benchmarks/report_size.py bottle|screw [OUT_DIR]`.
+"""Report sizes (run under the heavy lock).
 
- PatchCore (Lite0 blocks 2+4, 256 px) on bottle (and screw, image labels only) -> report_sections -> HTML."""
+  python benchmarks/report_size.py bottle|screw [OUT_DIR]       PatchCore (Lite0 blocks 2+4, 256 px) -> report_sections -> HTML
+  python benchmarks/report_size.py report [RUNS_DIR] [OUT_DIR]  the reproduction report (`adnb report`) of RUNS_DIR
+                                                                (default reports/records): HTML bytes, lines, page height"""
 import sys, json, time, os
 from pathlib import Path
+
+def reproduction_report(runs:str, out:Path)->dict:
+    "Build `adnb report RUNS` into OUT; its HTML size, comparison and claim lines, and the page height in headless Chromium (folded)."
+    import pandas as pd
+    from adnb.report import build_report
+    t0 = time.time(); html = build_report(runs, out); t1 = time.time()
+    rec = dict(runs=runs, build_s=round(t1 - t0, 1), html_bytes=html.stat().st_size, comparison_lines=len(pd.read_csv(out/'comparisons.csv')),
+               claim_lines=len(pd.read_csv(out/'claims.csv')))
+    try:
+        import playwright.sync_api as pw
+        with pw.sync_playwright() as p:
+            b = p.chromium.launch(executable_path='/usr/bin/chromium', args=['--no-sandbox'])
+            page = b.new_context(offline=True, viewport=dict(width=1400, height=1000)).new_page()
+            page.goto(html.as_uri()); page.wait_for_timeout(3000)
+            rec['page_height_px'] = page.evaluate('document.body.scrollHeight'); b.close()
+    except Exception as e: rec['page_height_px'] = f'not measured ({type(e).__name__})'
+    return rec
+
+if sys.argv[1:2] == ['report']:
+    runs = sys.argv[2] if len(sys.argv) > 2 else 'reports/records'
+    out = Path(sys.argv[3] if len(sys.argv) > 3 else '/tmp/adnb_report_size/report')
+    rec = reproduction_report(runs, out)
+    print(json.dumps(rec, indent=1)); json.dump(rec, open(out/'size.json', 'w'), indent=1); sys.exit(0)
 import nbformat
 from nbformat.v4 import new_notebook, new_code_cell
 from nbclient import NotebookClient

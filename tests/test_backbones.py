@@ -14,7 +14,7 @@ def test_cnn_contract():
     assert list(f) == ['blocks.2', 'blocks.4'] and f['blocks.2'].shape == (1, 40, 16, 12) and f.strides == {'blocks.2': 8, 'blocks.4': 16}
     assert not any(p.requires_grad for p in fe.parameters())
 
-@pytest.mark.parametrize('name,size,grid,prefix', [('dinov2_vitb14', 1036, 74, 1), ('dinov2_vitb14_reg4', 224, 16, 5), ('dino_vitb8', 64, 8, 1)])
+@pytest.mark.parametrize('name,size,grid,prefix', [pytest.param('dinov2_vitb14', 1036, 74, 1, marks=pytest.mark.slow), ('dinov2_vitb14_reg4', 224, 16, 5), ('dino_vitb8', 64, 8, 1)])
 def test_vit_shapes_random_init(name, size, grid, prefix):
     fe = FeatureExtractor(name, weights='random')
     with torch.no_grad(): f = fe(torch.rand(1, 3, size, size))

@@ -100,6 +100,7 @@ def test_fbft_real_bottle():
     r = evaluate(S, Y, M, K, limits=(0.3,))
     assert r['image_auroc'] >= 0.98 and r['pixel_auroc'] >= 0.95 and r['aupro_30'] >= 0.85, r
 
+@pytest.mark.slow
 def test_fbft_experiment_distances_tiny(tmp_path):
     "Table 7 path: 2 training x 3 inference distances; students trained once per training distance."
     out = run_experiment('fbft', dict(image_size=64, epochs=1, ablation='distances', n_gallery=2, category='brick', tsne_points=0), reports=tmp_path, progress=False)
@@ -135,6 +136,7 @@ def test_load_refuses_another_teacher(tmp_path):
 
 def _results(out): return json.loads((out/'results.json').read_text())
 
+@pytest.mark.slow
 def test_fbft_experiment_profile_ci(tmp_path):
     "Profile ci on the embedded dataset: 128 px, 5 epochs, every metric incl. quartile AUPRO; rows say what ran."
     out = run_experiment('fbft', dict(profile='ci', category='brick', n_gallery=2, tsne_points=60), reports=tmp_path, progress=False); r = _results(out)

@@ -1,19 +1,22 @@
-"""Schema and range checks of the transcribed paper tables in reports/paper_tables/*.csv (issue 15).
+"""Schema and range checks of the transcribed paper tables in reports/paper_tables/*.csv (issues 15, 20).
 
-Each file holds one row per number printed in a paper's table; see reports/paper_tables/README.md."""
-import csv, math, re
+Each file holds one row per number printed in a paper's table; see reports/paper_tables/README.md. claims.csv beside
+them is not a table (tests/test_report.py checks it)."""
+import csv, importlib, math, re, sys
 from collections import defaultdict
 from pathlib import Path
 import pytest
 
 DIR = Path(__file__).resolve().parents[1] / 'reports' / 'paper_tables'
 PAPERS = ('patchcore', 'padim', 'fapm', 'fbft', 'dfm', 'costfilter', 'adpretrain')
-COLUMNS = ['paper', 'table', 'method', 'dataset', 'category', 'metric', 'value', 'unit', 'backbone', 'resolution', 'shots',
+COLUMNS = ['paper', 'table', 'method', 'dataset', 'category', 'metric', 'value', 'sd', 'unit', 'backbone', 'resolution', 'shots',
            'protocol', 'ours', 'notes']
 RATES = {'image_auroc', 'image_ap', 'pixel_auroc', 'pixel_ap', 'aupro_30', 'aupro_5', 'rho', 'rho_30', 'rho_5', 'image_f1max',
-         'pixel_f1max', 'forgetting', 'routing_accuracy'}
+         'pixel_f1max', 'forgetting', 'routing_accuracy', *(f'aupro_{l}_{q}' for l in (30, 5) for q in ('q1', 'q2', 'q3', 'qmean'))}
 UNITS = {**{m: {'fraction'} for m in RATES}, 'fps': {'fps'}, 'ms_per_image': {'ms', 's'}, 'peak_mem_mb': {'MB', 'GB'},
-         'params_m': {'M'}, 'gflops': {'GFLOPs'}}
+         'params_m': {'M'}, 'gflops': {'GFLOPs'}, 'train_s': {'s', 'h'}}
+PAPERS_TXT = DIR.parents[1].parent / 'shared' / 'papers'
+needs_papers = pytest.mark.skipif(not PAPERS_TXT.is_dir(), reason=f"papers' text not found at {PAPERS_TXT}")
 DATASETS = {'mvtec_ad', 'visa', 'btad', 'mvtec_3d', 'mpdd', 'any'}
 MVTEC = {'bottle', 'cable', 'capsule', 'carpet', 'grid', 'hazelnut', 'leather', 'metal_nut', 'pill', 'screw', 'tile', 'toothbrush',
          'transistor', 'wood', 'zipper'}
@@ -48,7 +51,7 @@ def test_parse_ours():
 
 def test_every_paper_has_a_file_and_the_readme_names_it():
     readme = (DIR / 'README.md').read_text()
-    assert sorted(p.stem for p in DIR.glob('*.csv')) == sorted(PAPERS)
+    assert sorted(p.stem for p in DIR.glob('*.csv') if p.name != 'claims.csv') == sorted(PAPERS)
     for p in PAPERS: assert f'{p}.csv' in readme
 
 @pytest.mark.parametrize('paper', PAPERS)
@@ -70,6 +73,7 @@ def test_schema_and_ranges(paper):
         if not math.isfinite(v): bad(f'value {v}')
         if r['unit'] == 'fraction' and not 0 <= v <= 1: bad(f'fraction {v} outside [0, 1]')
         if r['unit'] != 'fraction' and not v > 0: bad(f"{r['metric']} {v} is not > 0")
+        if r['sd'] and not 0 <= float(r['sd']) < 1: bad(f"sd {r['sd']!r}")
         cats = {'mvtec_ad': MVTEC, 'visa': VISA}.get(r['dataset'], set()) | {'mean'}
         if r['dataset'] == 'any':
             if r['metric'] not in ('params_m', 'gflops') or r['category'] != 'any': bad('dataset any is for dataset-independent numbers only')
@@ -147,3 +151,63 @@ def test_loads_with_the_report_loader():
     if not hasattr(report, 'load_paper_tables'): pytest.skip('adnb.report has no load_paper_tables')
     df = report.load_paper_tables(DIR)
     assert len(df) == len(all_rows())
+
+def test_new_tables_known_numbers():
+    "numbers of the tables added in issue 20, read off the papers by hand (percent -> fraction)"
+    assert find(table='CostFilter Table 2', method='anomalydino+costfilter', category='mean', metric='pixel_auroc')['value'] == '0.992'
+    assert find(table='CostFilter Table 2', method='jnld', category='pipe_fryum', metric='image_auroc')['value'] == '0.875'
+    assert find(table='CostFilter Table 3', method='glad+costfilter', dataset='visa', metric='aupro_30')['value'] == '0.945'
+    assert find(table='CostFilter Table 10', method='simplenet', category='macaroni2', metric='pixel_ap')['value'] == '0.006'
+    assert find(table='FBFT Table 3', method='fbft', resolution='1036', metric='ms_per_image')['value'] == '1.786'
+    r = find(table='FBFT Table 3', method='rdpp', resolution='224', metric='aupro_5_q1')        # the merged RD++/FBFT row, RD++ first
+    assert r['value'] == '0.411' and 'merged' in r['notes']
+    assert find(table='FBFT Table 2', method='fbft', dataset='mvtec_ad', metric='aupro_30_q1')['value'] == '0.958'
+    assert find(table='FBFT Table 12', method='patchcore', category='macaroni2', metric='aupro_5')['value'] == '0.133'
+    r = find(table='FBFT Table 13', method='rdpp', metric='train_s')
+    assert (r['value'], r['unit']) == ('28.767', 'h')
+    r = find(table='ADPretrain Table 4', method='patchcore+adpretrain', dataset='mpdd', metric='image_auroc')
+    assert (r['value'], r['sd']) == ('0.938', '0.0103')
+    hits = [r for r in all_rows() if r['table'] == 'ADPretrain Table 2' and r['method'] == 'featurenorm+adpretrain' and 'ExpID 2.4:' in r['protocol']]
+    assert [h['value'] for h in hits] == ['0.913', '0.868']
+    assert [r['value'] for r in all_rows() if r['table'] == 'ADPretrain Table 12' and r['method'] == 'patchcore+adpretrain'
+            and r['metric'] == 'aupro_30' and 'N_r=2048' in r['protocol']] == ['0.88']
+
+def test_issue20_protocol_fixes():
+    "values kept, words fixed: ADPretrain Table 1 baselines use the backbone's own features; DFM does not say where its few-shot"
+    " baselines come from; DFM Table 5 frozen and FMN-only rows have no adapters; CostFilter 7/8 SimpleNet/DeSTSeg setting not stated"
+    t1 = [r for r in all_rows() if r['table'] == 'ADPretrain Table 1']
+    base = [r for r in t1 if '+' not in r['method']]
+    assert len(base) == 300 and not any('pretrained on RealIAD' in r['protocol'] for r in base)
+    assert all('pretrained on RealIAD' in r['protocol'] for r in t1 if '+' in r['method'])
+    d2 = [r for r in all_rows() if r['table'] == 'DFM Table 2' and r['method'] not in ('dfm', 'dfm_cfa')]
+    assert len(d2) == 37 and not any('UCAD' in r['protocol'] for r in d2)
+    d5 = [r for r in all_rows() if r['table'] == 'DFM Table 5']
+    assert [r['protocol'].endswith('no adapters') for r in d5] == [True] * 4 + [False] * 6
+    report = pytest.importorskip('adnb.report')
+    cf = [r for r in all_rows() if r['table'] in ('CostFilter Table 7', 'CostFilter Table 8') and r['method'] in ('simplenet', 'destseg')]
+    assert len(cf) == 224 and {report.protocol_kind(r['protocol']) for r in cf} == {None}
+    t10 = find(table='FBFT Table 10', resolution='224', metric='aupro_5')
+    assert t10['value'] == '0.562' and '0.688' in t10['notes']
+
+@needs_papers
+def test_every_value_is_printed_in_its_paper():
+    "each value (as printed: percent for CostFilter/ADPretrain/DFM/FAPM, fractions for FBFT) occurs in its paper's text"
+    sys.path.insert(0, str(DIR / 'build'))
+    checks, common = importlib.import_module('checks'), importlib.import_module('common')
+    texts = {p: (PAPERS_TXT / common.FILES[p]).read_text(encoding='utf-8') for p in common.FILES}
+    of = {'FAPM': 'fapm', 'FBFT': 'fbft', 'DFM': 'dfm', 'CostFilter': 'costfilter', 'ADPretrain': 'adpretrain'}
+    missing = [r for r in all_rows() if not checks.found(r, texts[of[r['table'].split()[0]]])]
+    assert missing == []
+
+@needs_papers
+def test_build_regenerates_the_files():
+    "the generated tables in the CSVs are exactly what the builders make from the text today"
+    sys.path.insert(0, str(DIR / 'build'))
+    build = importlib.import_module('build')
+    rows = {f: [build.fixes.fix(dict(r)) for r in read(f)[1]] for f in PAPERS}
+    every = [r for f in PAPERS for r in rows[f]]
+    assert every == [r for f in PAPERS for r in read(f)[1]]                          # the fixes are applied already (idempotent)
+    new = build.costfilter.build(rows['costfilter']) + build.fbft.build(every) + build.adpretrain.build(every)
+    strip = lambda r: {k: v for k, v in r.items() if k != 'notes'}                   # notes carry the cross-checks added after generation
+    have = {tuple(r[k] for k in KEY): strip(r) for r in every}
+    assert len(new) > 1800 and all(have.get(tuple(r[k] for k in KEY)) == strip(r) for r in new)

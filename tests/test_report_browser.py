@@ -2,7 +2,7 @@
 import shutil
 from pathlib import Path
 import pytest
-from test_report import _runs, _tables
+from test_report import _runs, _seeds, _tables, PAPER, PADIM, CLAIMS
 from adnb.report import build_report
 
 CHROMIUM = next((p for p in ('/usr/bin/chromium', '/usr/bin/chromium-browser', shutil.which('chromium') or '') if p and Path(p).exists()), None)
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None or pw is None,
     reason='browser test needs Debian chromium (apt-get install -y chromium) and playwright (pip install playwright)')
 
 def test_report_offline_in_chromium(tmp_path):
-    html = build_report(_runs(tmp_path/'runs'), tmp_path/'out', tables_dir=_tables(tmp_path/'tables'))
+    html = build_report(_seeds(_runs(tmp_path/'runs')), tmp_path/'out', tables_dir=_tables(tmp_path/'tables', PAPER + [PADIM], CLAIMS))
     with pw.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=['--disable-background-networking', '--no-sandbox'])
         page = b.new_context(offline=True, viewport=dict(width=1300, height=900)).new_page()
@@ -25,10 +25,16 @@ def test_report_offline_in_chromium(tmp_path):
         traces = page.eval_on_selector_all('.adnb-fig', 'es => es.map(e => e.data.length)')
         assert len(traces) >= 3 and all(n > 0 for n in traces), traces
         assert not errors and not remote, (errors, remote)
-        # the paper table with our numbers is unfolded and coloured by status; the table without any stays folded
+        # the claims open the page, tinted by verdict; every long table starts folded
+        verdicts = page.eval_on_selector_all('td.k-holds-here', 'es => es.map(e => getComputedStyle(e).backgroundColor)')
+        assert verdicts and set(verdicts) == {'rgb(223, 240, 216)'}                      # #dff0d8
         opened = page.eval_on_selector_all('details', 'ds => ds.map(d => [d.querySelector("summary").innerText, d.open])')
-        assert opened == [['patchcore · Table 1: 5 numbers, 4 with a value of ours', True], ['fapm · Table 1: 1 numbers, 0 with a value of ours', False]]
-        bg = page.eval_on_selector('details td.st-different-setting', 'e => getComputedStyle(e).backgroundColor')
-        assert bg == 'rgb(252, 243, 207)'                                  # #fcf3cf
-        page.screenshot(path=str(tmp_path/'report.png'), full_page=True)
+        assert ['patchcore · Table 1: 9 lines: 4 like for like, 1 different categories, 1 different hardware, 1 no run, 2 no counterpart', False] in opened
+        assert not any(o for _, o in opened)
+        h0 = page.evaluate('document.body.scrollHeight')
+        page.screenshot(path=str(tmp_path/'front.png'), full_page=True)
+        page.eval_on_selector('details', 'd => d.open = true')
+        assert page.evaluate('document.body.scrollHeight') > h0                          # opening a section shows its rows
+        left = page.eval_on_selector('details td.wide', 'e => getComputedStyle(e).textAlign')
+        assert left == 'left'                                                            # readable reason/notes columns
         b.close()
