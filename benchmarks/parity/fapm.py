@@ -1,6 +1,7 @@
 """FAPM parity: the authors' `test.py::test` (eastbrother87/FAPM_official) and `adnb.fapm` on the same features and memory.
 
     python benchmarks/parity/fapm.py --authors PATH [--bottle ../shared/data/mvtec_ad_256]
+    python benchmarks/parity/fapm.py --diagnose ../shared/data/mvtec_ad_256     # no authors' code needed
 
 The authors released inference only (`test.py`, `model.py`, `utils.py`; memory banks as a download), so:
 - the memory is ours (`fit_fapm`, adaptive coreset per cell), handed to their `test()` in the layout it loads
@@ -13,7 +14,12 @@ The authors released inference only (`test.py`, `model.py`, `utils.py`; memory b
   scores, the 28×28 fused map, the smoothed map); nothing of theirs is copied.
 
 Inputs: 224 px (resize 256, centre crop 224, the paper's protocol) images of the embedded dataset (puck: 16 train,
-15 test), and with `--bottle` the 209 / 83 MVTec AD bottle images, where image AUROC is reported for each rule."""
+15 test), and with `--bottle` the 209 / 83 MVTec AD bottle images, where image AUROC is reported for each rule.
+
+`--diagnose` fits row E of the fapm experiment on bottle at 256 px (whole image, and centre crop 224) and records why the
+re-weighted image score ranks the test images as it does (`reports/records/fapm_image_score_bottle.json`): s*, the
+weight and the gap of the two largest neighbour distances per image, the AUROC of each factor, of test.py's own float32
+arithmetic and of the rule at other distance scales."""
 from __future__ import annotations
 import argparse, importlib.util, pickle, sys, tempfile, types
 from pathlib import Path
@@ -162,13 +168,95 @@ def pooling_rows(fe, x)->list:
                 note='test.py L125 AvgPool2d(3, 1, 1) counts the zero padding (border rows/columns scaled by 6/9 or 4/9); ours averages real neighbours only'),
             row('3×3 local average, interior positions', **diff(interior(ours.permute(0, 3, 1, 2), 1), interior(theirs.permute(0, 3, 1, 2), 1)), note='identical away from the border')]
 
+def _auroc(y, s):
+    "Image AUROC, or why it is undefined (sklearn's roc_auc_score refuses NaN scores, as test.py's own call would)."
+    from sklearn.metrics import roc_auc_score
+    s = np.asarray(s, np.float64)
+    try: return float(roc_auc_score(y, s))
+    except ValueError as e: return f'undefined ({int((~np.isfinite(s)).sum())} of {s.size} scores NaN): {str(e).splitlines()[0]}'
+
+def test_py_float32(nb:torch.Tensor, s_star:torch.Tensor)->np.ndarray:
+    "test.py L136-137's arithmetic on given N_b (B, k) and s* (B,): the weight from float32 `np.exp`, overflow included."
+    with np.errstate(over='ignore', invalid='ignore'):
+        e = np.exp(nb.numpy().astype(np.float32))
+        return (1 - e.max(1) / e.sum(1)) * s_star.numpy().astype(np.float32)
+
+def by_label(v, y)->dict:
+    "Median (and 10th / 90th percentile) of a per-image quantity over the good and the defective test images."
+    v = np.asarray(v, np.float64)
+    return {lab: dict(p10=float(np.percentile(v[y == i], 10)), median=float(np.median(v[y == i])), p90=float(np.percentile(v[y == i], 90)))
+            for i, lab in ((0, 'good'), (1, 'defective'))}
+
+@torch.no_grad()
+def image_score_diagnostic(model, batch)->dict:
+    """Why the re-weighted image score ranks bottle differently from s*: per image s*, the k fused distances N_b at s*,
+    the weight w = 1 − max softmax(N_b), the gap between the two largest N_b, and the image AUROC of each score."""
+    from scipy.stats import spearmanr
+    from adnb.fapm import reweighted_score
+    us = run_ours(model, batch); y = batch['label'].numpy()
+    fused = us['fused']; B = len(y)
+    top = fused[..., 0].flatten(1).argmax(1); nb = fused.flatten(1, 2)[torch.arange(B), top]      # N_b (B, k), ascending
+    s_star, score = us['s_star'], us['score']; w = score / s_star
+    gap = nb[:, -1] - nb[:, -2]                                          # farthest minus second farthest neighbour
+    th32 = test_py_float32(us['nb'], us['s_star_authors'])               # test.py's float32 arithmetic on its own fused map
+    reg = exp_regimes(us['nb'])
+    good_max = float(score[y == 0].max())
+    below = (y == 1) & (score.numpy() < good_max)                        # defective images ranked below the top good one
+    return dict(
+        image_auroc={"default 'reweight': (1 − max softmax(N_b))·s*": _auroc(y, score),
+                     's* alone (max fused nearest distance, no weight)': _auroc(y, s_star),
+                     'the weight w alone': _auroc(y, w),
+                     "image_score='top' (mean of 3 largest per layer, summed)": _auroc(y, us['top']),
+                     "'reweight' on the test.py-order fused map (coarse pairing of test.py L130)": _auroc(y, us['rw_authors']),
+                     "test.py's float32 arithmetic on its own fused map (what their code returns)": _auroc(y, th32),
+                     **{f"'reweight' on fused distances x {c:g} (a softmax temperature of {1 / c:g})": _auroc(y, reweighted_score(fused * c, fused[..., 0] * c))
+                        for c in (.1, .01)}},
+        spearman_default_vs={'s*': float(spearmanr(score, s_star)[0]), 'w': float(spearmanr(score, w)[0])},
+        per_label={'s*': by_label(s_star, y), 'w': by_label(w, y), 'N_b gap (largest - second largest)': by_label(gap, y),
+                   'N_b spread (largest - smallest)': by_label(nb[:, -1] - nb[:, 0], y), 'N_b largest': by_label(nb[:, -1], y)},
+        s_star_margin=dict(max_good=float(s_star[y == 0].max()), min_defective=float(s_star[y == 1].min())),
+        w_range=dict(min=float(w.min()), max=float(w.max())),
+        weight_below_half=int((w < .5).sum()), n=B,
+        defective_below_top_good=dict(n=int(below.sum()), of=int((y == 1).sum()), w_median=float(np.median(w.numpy()[below])) if below.any() else None,
+                                      s_star_median=float(np.median(s_star.numpy()[below])) if below.any() else None),
+        test_py_exp={k: int((reg == k).sum()) for k in ('exact', 'w=1', 'nan')},
+        test_py_nan_by_label={lab: int(((reg == 'nan') & (y == i)).sum()) for i, lab in ((0, 'good'), (1, 'defective'))},
+        fused_distance=dict(min=float(fused[..., 0].min()), median=float(fused[..., 0].median()), max=float(fused[..., 0].max())))
+
+def diagnose(root, weights='auto', crops=(0, 224), out=None):
+    "Fit row E (the experiment's settings) on MVTec AD bottle per protocol and record `image_score_diagnostic`."
+    import json, datetime
+    from adnb.datasets import mvtec_records, split, make_loader
+    recs = mvtec_records(root, 'bottle'); res = {}
+    for crop in crops:
+        torch.manual_seed(0)
+        tr = torch.cat([b['image'] for b in make_loader(split(recs, 'train'), 256, crop or None, batch_size=32)])
+        te = list(make_loader(split(recs, 'test'), 256, crop or None, batch_size=100))[0]
+        m, info = build(weights, tr)
+        d = image_score_diagnostic(m, te)
+        d['fit'] = dict(vectors={k: v['vectors'] for k, v in info['layers'].items()}, boosted_cells={k: v['boosted_cells'] for k, v in info['layers'].items()})
+        res[f'256 px, crop {crop}' if crop else '256 px, whole image'] = d
+        for k, v in d['image_auroc'].items(): print(f'crop {crop}: {k}: {v}')
+    rec = dict(kind='diagnostic', method='fapm', command=f'python benchmarks/parity/fapm.py --diagnose {root}', date=datetime.date.today().isoformat(),
+               note=("MVTec AD bottle 209 train / 83 test, Lite0 blocks.2 + blocks.4 (offline ImageNet weights), row E of the fapm experiment "
+                     "(cell 32 px, ratio 0.1, D_th 0.5, boost 2, k 4, patch_score 'min', exact torch.cdist search), seed 0; CPU, 1 thread. "
+                     "Nothing here was chosen on these numbers: the scores compared are the default, its two factors, the existing 'top' "
+                     "option and test.py's own arithmetic; the scale rows only show that the rule depends on the feature units."),
+               protocols=res)
+    p = Path(out) if out else Path(__file__).resolve().parents[2]/'reports'/'records'/'fapm_image_score_bottle.json'
+    p.write_text(json.dumps(rec, indent=1)); print('wrote', p)
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--authors', required=True, help='local checkout of eastbrother87/FAPM_official')
+    ap.add_argument('--authors', default=None, help='local checkout of eastbrother87/FAPM_official')
+    ap.add_argument('--diagnose', default=None, metavar='MVTEC_ROOT',
+                    help="without the authors' code: why the re-weighted image score ranks bottle as it does (reports/records/fapm_image_score_bottle.json)")
     ap.add_argument('--weights', default='auto', help="backbone weights: 'auto' (offline ImageNet Lite0) or 'random'")
     ap.add_argument('--bottle', default=None, help='MVTec AD root with bottle (e.g. ../shared/data/mvtec_ad_256): image AUROC per rule')
     ap.add_argument('--out', default=None)
     a = ap.parse_args(argv)
+    if a.diagnose: return diagnose(a.diagnose, a.weights, out=a.out)
+    if not a.authors: ap.error('--authors PATH is required (or --diagnose MVTEC_ROOT)')
     from _common import embedded_batches
     torch.manual_seed(0)
     train = embedded_batches('puck', 'train', 256, 224)['image']; test = embedded_batches('puck', 'test', 256, 224)
