@@ -95,7 +95,7 @@ class FAPM(nn.Module):
                  boost:float=2.,            # ratio multiplier for cells above D_th
                  k:int=4,                   # nearest memory vectors per test vector
                  patch_score:str='min',     # 'min' nearest distance (paper, authors) | 'mean' of the k
-                 image_score:str='reweight',# 'reweight' authors' test.py L134-137 | 'top' mean of n_top per layer
+                 image_score:str='reweight',# 'reweight' authors' test.py L134-137 | 'top' mean of n_top per layer | 'max' s* unweighted
                  n_top:int=3,               # largest patch scores averaged into the image score ('top')
                  layer_weights=None,        # weights of the layer sum (default: 1 each, authors' plain sum)
                  patch_size:int=3, sigma:float=4., seed:int=0, use_faiss:bool=True):
@@ -104,7 +104,7 @@ class FAPM(nn.Module):
         self.use_faiss = use_faiss
         self.cell_px, self.layer_wise, self.ratio, self.d_th, self.boost = cell_px, layer_wise, ratio, d_th, boost
         if patch_score not in ('min', 'mean'): raise ValueError(f"patch_score={patch_score!r}: expected 'min' or 'mean'")
-        if image_score not in ('reweight', 'top'): raise ValueError(f"image_score={image_score!r}: expected 'reweight' or 'top'")
+        if image_score not in ('reweight', 'top', 'max'): raise ValueError(f"image_score={image_score!r}: expected 'reweight', 'top' or 'max'")
         if image_score == 'reweight' and k < 2: raise ValueError(f"image_score='reweight' needs k >= 2 neighbours, got k={k}")
         self.k, self.n_top, self.patch_size, self.sigma, self.seed = k, n_top, patch_size, sigma, seed
         self.patch_score, self.image_score = patch_score, image_score
@@ -158,7 +158,8 @@ class FAPM(nn.Module):
             sc = sum(wi * p.flatten(1).topk(min(self.n_top, p[0].numel()), dim=1).values.mean(1) for wi, p in zip(wts, pss))
         else:
             fused = fuse_layers(ds, wts, max((d.shape[1:3] for d in ds), key=lambda s: s[0] * s[1]))
-            sc = reweighted_score(fused, patch_score(fused, self.patch_score))
+            ps = patch_score(fused, self.patch_score)
+            sc = reweighted_score(fused, ps) if self.image_score == 'reweight' else ps.flatten(1).max(1).values   # 'max': s*
         return dict(score=sc, map=gaussian_blur(m, self.sigma))
 
     def _load_from_state_dict(self, sd, prefix, *a, **kw):

@@ -59,3 +59,46 @@ def write_record(method:str,      # e.g. 'fapm'
         print(f"{r['component']:<{w}}  {vals}" + (f"  ({r['note']})" if r.get('note') else ''))
     print(f'wrote {p} (authors commit {rec["authors_commit"][:12]})')
     return p
+
+# --- added by the parity scripts of PatchCore, FAPM, FBFT, AnomalyDINO (additions only; the functions above are unchanged)
+
+class _Event:
+    "Stands in for torch.cuda.Event on a CPU-only machine (the authors time their loops with CUDA events)."
+    def __init__(self, *a, **k): pass
+    def record(self, *a, **k): pass
+    def elapsed_time(self, other): return 0.
+
+@contextlib.contextmanager
+def cpu_cuda_shims():
+    "Let CUDA-only calls of the authors' scripts run on CPU: `Tensor.cuda` is the identity, CUDA events and synchronize do nothing."
+    import torch
+    saved = torch.Tensor.cuda, torch.cuda.Event, torch.cuda.synchronize
+    torch.Tensor.cuda = lambda self, *a, **k: self
+    torch.cuda.Event, torch.cuda.synchronize = _Event, (lambda *a, **k: None)
+    try: yield
+    finally: torch.Tensor.cuda, torch.cuda.Event, torch.cuda.synchronize = saved
+
+@contextlib.contextmanager
+def recording(owner, name:str, result=None):
+    "Replace `owner.name` by a recorder of its call arguments (a list of (args, kwargs)); it returns `result` when given, else calls through."
+    orig, calls = getattr(owner, name), []
+    def rec(*a, **k):
+        calls.append((a, k))
+        return result if result is not None else orig(*a, **k)
+    setattr(owner, name, rec)
+    try: yield calls
+    finally: setattr(owner, name, orig)
+
+def embedded_batches(category:str='puck', split_name:str='test', size=256, crop=None, n:int|None=None, square:bool=False, batch_size:int=64):
+    "Images of the embedded dataset (`adnb.datasets.load_records('embedded', category)`) as one loader batch dict (first `n` records)."
+    from adnb.datasets import load_records, split, make_loader
+    recs = split(load_records('embedded', category), split_name)[:n]
+    return next(iter(make_loader(recs, size, crop, square, batch_size=max(len(recs), 1))))
+
+def interior(a, margin:int):
+    "The array without a `margin`-pixel frame on its last two axes (where border handling cannot matter)."
+    return a[..., margin:a.shape[-2] - margin, margin:a.shape[-1] - margin]
+
+def row(component:str, note:str='', **fields)->dict:
+    "One record row: the component name, its difference fields (from `diff`/`overlap` or plain numbers) and a note."
+    return dict(component=component, **fields, note=note)
