@@ -228,7 +228,8 @@ def gaussian_blur(x:torch.Tensor,  # (H, W) or (B, H, W) map
     y = x[None, None] if x.ndim == 2 else x[:, None]
     ph, pw = min(r, y.shape[-2] - 1), min(r, y.shape[-1] - 1)
     y = F.pad(y, (pw, pw, ph, ph), mode='reflect')
-    y = F.conv2d(y, k[r-ph:r+ph+1].view(1, 1, -1, 1)); y = F.conv2d(y, k[r-pw:r+pw+1].view(1, 1, 1, -1))
+    kh, kw = k[r-ph:r+ph+1], k[r-pw:r+pw+1]                  # a map smaller than the kernel: cut it, and renormalise
+    y = F.conv2d(y, (kh / kh.sum()).view(1, 1, -1, 1)); y = F.conv2d(y, (kw / kw.sum()).view(1, 1, 1, -1))
     return y[0, 0] if x.ndim == 2 else y[:, 0]
 
 def full_resolution(maps, geometries, sigma:float=0.)->list[np.ndarray]:
