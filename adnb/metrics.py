@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 from sklearn.metrics import roc_auc_score, average_precision_score, precision_recall_curve
+from .config import stage
 
 # %% auto #0
 __all__ = ['EIGHT', 'AUPRO_CONVENTIONS', 'MetricError', 'check_maps', 'SplitScores', 'threshold_metrics', 'image_metrics',
@@ -272,6 +273,7 @@ def evaluate(image_scores,                # one score per test image
             )->dict:
     "All metrics of one test set as a flat dict of floats; pixel metrics only when there are masks."
     n, nl = len(image_scores), len(labels)
+    stage('metrics', f'{n} test images')
     if n != nl: raise MetricError(f"evaluate got {n} image scores but {nl} labels: one score and one label per test image")
     if maps is not None and masks is not None and len(maps) != n:
         raise MetricError(f"evaluate got {n} image scores but {len(maps)} maps (and {len(masks)} masks): one map per test image")

@@ -50,6 +50,7 @@ class PaDiM(nn.Module):
                  d:int=100,          # channels kept (paper: 100 for R18, 550 for WRN50)
                  eps:float=0.01, sigma:float=4., seed:int=0):
         super().__init__()
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1: raise ValueError(f"d (channels kept) must be a positive integer, got {d!r}")
         self.config = dict(backbone=backbone, layers=None if layers is None else list(layers), d=d, eps=eps, sigma=sigma, seed=seed)
         self.meta = {}   # plain values saved with the model (image size, crop, thresholds); forward never reads them
         self.features = FeatureExtractor(backbone, layers, weights)

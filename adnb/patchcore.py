@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from pathlib import Path
 from .backbones import FeatureExtractor, save_checkpoint, load_checkpoint, check_weights_id, weights_arg
 from .metrics import gaussian_blur
+from .config import stage
 
 # %% auto #0
 __all__ = ['SEARCHES', 'pool_channels', 'patch_embed', 'random_projection', 'greedy_coreset_naive', 'greedy_coreset',
@@ -266,8 +267,10 @@ def collect_embeddings(model, loader, device='cpu', progress:bool=True)->torch.T
 def fit_patchcore(model:PatchCore, loader, device='cpu', progress:bool=True)->dict:
     "Fill the memory bank with the greedy coreset of the training patches; returns timing and sizes."
     model.to(device).eval(); t0 = time.perf_counter()
+    stage('features', 'training patches')
     E = collect_embeddings(model, loader, device, progress); t1 = time.perf_counter()
     n = max(1, int(round(len(E) * model.coreset_ratio)))
+    stage('memory', f'coreset of {len(E):,} patches -> {n:,}' if model.coreset_ratio < 1 else f'{len(E):,} patches')
     if model.coreset_ratio >= 1: idx = torch.arange(len(E))
     else:
         Z = random_projection(E.to(device), model.proj_dim, model.seed)

@@ -965,10 +965,16 @@ def build_report(runs_dir,             # folder of runs (results.json) and/or re
         out = make_report_dir(get_setting('reports'), 'report')
     out = Path(out).expanduser().resolve(); out.mkdir(parents=True, exist_ok=True)
     nb = out/'index.ipynb'
+    import shutil, tempfile
+    from adnb.run import ipc_kernel_manager, sign_report
+    private = tempfile.mkdtemp(prefix='adnb-kernel-')             # kernel on private Unix sockets: no TCP warning
     try: pm.execute_notebook(str(report_notebook()), str(nb), cwd=str(out), kernel_name='python3', progress_bar=progress, log_output=False,
+                             kernel_manager_class=ipc_kernel_manager(private, ipc=os.name == 'posix'),
                              parameters=dict(runs_dir=str(runs), tables_dir=str(tables or ''), table_out='runs', export_dir=str(out)))
     except pm.PapermillExecutionError as e:
         raise ReportError(f"report notebook failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n  the partial report is {nb}") from None
+    finally: shutil.rmtree(private, ignore_errors=True)
+    sign_report(nb)                                              # trusted: JupyterLab draws its figures
     missing = [f for f in ('comparisons.csv', 'claims.csv') if not (out/f).is_file()]
     if missing: raise ReportError(f"the report notebook {report_notebook()} wrote no {', '.join(missing)} in {out}")
     return export_offline_html(nb, out/'index.html')

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from .datasets import make_loader
 from .metrics import full_resolution, peak_memory_mb
+from .config import stage
 
 # %% auto #0
 __all__ = ['default_forward', 'patch_labels', 'score_split']
@@ -53,6 +54,7 @@ def score_split(model,                 # fitted model; forward returns dict(scor
     "Score `records`: image scores, labels, full-resolution maps and masks, defect types, embeddings, timings."
     if not records: raise ValueError("score_split got no records (empty split?)")
     fwd = forward or default_forward(embeddings)
+    stage('scoring', f'{len(records)} test images')
     model.eval(); has_masks = any(r.masks for r in records)
     S, Y, maps, masks, defects, paths, E, PL, PI = [], [], [], [], [], [], [], [], []
     it = make_loader(records, image_size, crop, square, batch_size=batch_size)

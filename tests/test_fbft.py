@@ -175,6 +175,6 @@ def test_fbft_experiment_folder_without_masks(tmp_path):
     ('train_dist', 'l2norm', "parameter train_dist must be one of cosine | l2 (got 'l2norm')"),
     ('layers', 'blocks.2', "parameter layers must be a non-empty list of strings or integers (got 'blocks.2', a str; write ['blocks.2'])")])
 def test_bad_parameter_refused_before_the_kernel(tmp_path, name, value, msg):
-    from adnb.run import main
+    from adnb.cli import main
     with pytest.raises(SystemExit) as e: main(['run', 'fbft', '-p', name, repr(value) if name == 'epochs' else str(value), '--reports', str(tmp_path/'rep')])
     assert str(e.value) == f'adnb: {msg}' and not (tmp_path/'rep').exists()                 # one line, no report folder, no kernel
