@@ -12,7 +12,7 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['SKIP_FLAGS', 'STORED', 'MAX_NB_BYTES', 'COURSE', 'nb_title', 'sections', 'directives', 'strip_directives',
            'has_outputs', 'page_tags', 'page_notebook', 'report_notebooks', 'stage_site', 'build_docs',
-           'refresh_outputs']
+           'refresh_outputs', 'stage_table']
 
 # %% ../nbs/35_docs.ipynb #0218e1e9
 def nb_title(nb)->str:
@@ -234,3 +234,19 @@ def refresh_outputs(paths:list,                 # notebooks to refresh in place
         print(f"{p}: executed in {time.perf_counter() - t0:.0f} s, {sizes[str(p)] / 1e6:.2f} MB" +
               (f" (over the {MAX_NB_BYTES / 1e6:.1f} MB budget)" if sizes[str(p)] > MAX_NB_BYTES else ''), flush=True)
     return sizes
+
+# %% ../nbs/35_docs.ipynb #4bb1a211
+def stage_table(method:str,                     # e.g. 'patchcore'
+                records='../reports/records'    # folder of the stages_*.json records
+               ):
+    "Markdown table of every `stages_<method>_*.json` record: run, phase, stage, ms/image, share, fraction of the limit."
+    from IPython.display import Markdown
+    out = ['| run | phase | stage | ms/image | share | fraction of limit |', '|---|---|---|---|---|---|']
+    for p in sorted(Path(records).glob(f'stages_{method}_*.json')):
+        r, tag = json.loads(p.read_text()), p.stem[len(f'stages_{method}_'):]
+        d = r['data']; run = f"{tag} ({d['n_train']}+{d['n_test']} images, {d['image_size']} px)"
+        for ph in ('fit', 'infer'):
+            for s in r.get(ph, {}).get('stages', []):
+                f = '' if s.get('fraction') is None else f"{s['fraction']:.3f}"
+                out.append(f"| {run} | {ph} | {s['stage']} | {s['ms_per_image']:.1f} | {s['share']:.0%} | {f} |")
+    return Markdown('\n'.join(out) if len(out) > 2 else f'no stages_{method}_*.json record yet (run `python benchmarks/stages.py {method}`)')
