@@ -265,7 +265,7 @@ class FeatureExtractor(nn.Module):
             fm = timm.create_model(self.spec['arch'], features_only=True, out_indices=idx, pretrained=False)
         missing = fm.load_state_dict(model.state_dict(), strict=False).missing_keys
         if missing: raise BackboneError(f"feature model of {self.name} lacks weights for {missing[:3]}")
-        self.body, self.patch = fm, None
+        self.body, self.patch = fm.to(memory_format=torch.channels_last), None   # NHWC: ~1.2-2x faster convolutions on CPU, same numbers
         self.strides = dict(zip(self.layers, fm.feature_info.reduction()))
         self.channels = dict(zip(self.layers, fm.feature_info.channels()))
 
@@ -291,7 +291,8 @@ class FeatureExtractor(nn.Module):
                                 f" (nearest: {round(x.shape[-2]/self.patch)*self.patch}x{round(x.shape[-1]/self.patch)*self.patch})")
         x = (x - self.mean) / self.std
         if self.patch is None:
-            return Features(zip(self.layers, self.body(x)), strides=dict(self.strides))
+            out = self.body(x.contiguous(memory_format=torch.channels_last))
+            return Features(zip(self.layers, [o.contiguous() for o in out]), strides=dict(self.strides))
         idx = [l - 1 for l in self.layers]
         if self.spec['lib'] == 'timm':
             out = self.body.forward_intermediates(x, indices=idx, output_fmt='NCHW', return_prefix_tokens=True,
