@@ -174,7 +174,8 @@ def focal_gamma(class_logits:torch.Tensor|None, # (B, K) adaptor logits Ŷ, or N
     "Per-image focal γ (B,): paper γ₀ − σ(Ŷ_y) if the class is right, else γ₀; 'code': max(1.5, γ₀ − max Ŷ), 3.5 if wrong/difficult."
     if rule not in GAMMA_RULES: raise ValueError(f"gamma_rule must be one of {GAMMA_RULES}, got {rule!r}")
     if class_logits is None: return torch.full((len(y),), gamma0)
-    z = class_logits.detach(); right = z.argmax(1) == y
+    z = class_logits.detach() if rule == 'paper' else class_logits    # 'code': γ keeps its gradient, as released
+    right = z.argmax(1) == y
     if rule == 'paper': return torch.where(right, gamma0 - torch.sigmoid(z.gather(1, y[:, None])[:, 0]), torch.full_like(z[:, 0], gamma0))
     hard = right.new_tensor([int(c) in difficult for c in y.tolist()])
     return torch.where(right & ~hard, (gamma0 - z.amax(1)).clamp(min=1.5), torch.full_like(z[:, 0], 3.5))
@@ -183,9 +184,9 @@ def focal_gamma(class_logits:torch.Tensor|None, # (B, K) adaptor logits Ŷ, or N
 def focal_loss(logits:torch.Tensor,  # (B, 2, H, W) normal/anomalous logits
                mask:torch.Tensor,    # (B, H, W) 0/1 synthetic anomaly mask M_s
                gamma:torch.Tensor,   # (B,) per-image γ
-               eps:float=1e-5)->torch.Tensor:
-    "Mean over images of the mean per-pixel −(1 − p_t)^γ·log p_t (p_t: softmax probability of the true pixel class)."
-    p = logits.softmax(1); pt = torch.where(mask > .5, p[:, 1], p[:, 0]).clamp(eps, 1.)
+               eps:float=1e-5)->torch.Tensor:  # label smoothing of the released code (0: none)
+    "Mean over images of the mean per-pixel −(1 − p_t)^γ·log p_t, p_t = (1 − 2ε)·p(true class) + 2ε as in the released code."
+    p = logits.softmax(1); pt = torch.where(mask > .5, p[:, 1], p[:, 0]) * (1 - 2 * eps) + 2 * eps
     return (-(1 - pt) ** gamma.view(-1, 1, 1) * pt.log()).flatten(1).mean(1).mean()
 
 def soft_iou_loss(M:torch.Tensor, mask:torch.Tensor)->torch.Tensor:
