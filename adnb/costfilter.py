@@ -20,11 +20,11 @@ from .metrics import gaussian_blur
 from .datasets import ADDataset, perlin_anomaly, texture_images
 
 # %% auto #0
-__all__ = ['LITE0_LAYERS', 'ORDERS', 'STREAMS', 'LOSS_WEIGHTS', 'GAMMA_RULES', 'VARIANTS', 'on_grid', 'cost_volume', 'conv_block',
-           'ChannelAttention', 'SpatialAttention', 'Guidance', 'CostFilterNet', 'focal_gamma', 'focal_loss',
-           'soft_iou_loss', 'ssim_loss', 'loss_terms', 'foreground_mask', 'synth_anomaly', 'top_k_mean', 'CostFilter',
-           'draw_templates', 'ProtocolError', 'refuse_test', 'pick_threshold', 'init_net', 'step_loss',
-           'fit_costfilter', 'profile_filter', 'kde_overlap']
+__all__ = ['LITE0_LAYERS', 'ORDERS', 'STREAMS', 'LOSS_WEIGHTS', 'GAMMA_RULES', 'VARIANTS', 'SELECT', 'on_grid', 'cost_volume',
+           'conv_block', 'ChannelAttention', 'SpatialAttention', 'Guidance', 'CostFilterNet', 'focal_gamma',
+           'focal_loss', 'soft_iou_loss', 'ssim_loss', 'loss_terms', 'foreground_mask', 'synth_anomaly', 'top_k_mean',
+           'CostFilter', 'draw_templates', 'ProtocolError', 'refuse_test', 'pick_threshold', 'init_net', 'step_loss',
+           'split_validation', 'validate', 'fit_costfilter', 'profile_filter', 'kde_overlap']
 
 # %% ../nbs/16_costfilter.ipynb #fe7203b6
 LITE0_LAYERS = ('blocks.1', 'blocks.2', 'blocks.4', 'blocks.6')
@@ -159,7 +159,7 @@ class CostFilterNet(nn.Module):
         x = self.head_att(self.collapse(x))[:, :, 0]                                # (B, c, h, w)
         logits = self.head(x.amin(1, keepdim=True))                                  # min over channels, conv 1 -> 2
         cls = self.adaptor(deep) if self.adaptor is not None else None
-        return dict(logits=logits, M=logits.softmax(1)[:, 1], class_logits=cls)
+        return dict(logits=logits, M=logits.softmax(1)[:, 1], class_logits=cls, features=x)   # features: (B, c, h, w) before the min
 
 # %% ../nbs/16_costfilter.ipynb #e16ec5ab
 LOSS_WEIGHTS = dict(paper=dict(focal=1., ce=1., softiou=.1, ssim=.1, mse=0.),
@@ -174,7 +174,8 @@ def focal_gamma(class_logits:torch.Tensor|None, # (B, K) adaptor logits Ŷ, or N
     "Per-image focal γ (B,): paper γ₀ − σ(Ŷ_y) if the class is right, else γ₀; 'code': max(1.5, γ₀ − max Ŷ), 3.5 if wrong/difficult."
     if rule not in GAMMA_RULES: raise ValueError(f"gamma_rule must be one of {GAMMA_RULES}, got {rule!r}")
     if class_logits is None: return torch.full((len(y),), gamma0)
-    z = class_logits.detach(); right = z.argmax(1) == y
+    z = class_logits.detach() if rule == 'paper' else class_logits    # 'code': γ keeps its gradient, as released
+    right = z.argmax(1) == y
     if rule == 'paper': return torch.where(right, gamma0 - torch.sigmoid(z.gather(1, y[:, None])[:, 0]), torch.full_like(z[:, 0], gamma0))
     hard = right.new_tensor([int(c) in difficult for c in y.tolist()])
     return torch.where(right & ~hard, (gamma0 - z.amax(1)).clamp(min=1.5), torch.full_like(z[:, 0], 3.5))
@@ -183,9 +184,9 @@ def focal_gamma(class_logits:torch.Tensor|None, # (B, K) adaptor logits Ŷ, or N
 def focal_loss(logits:torch.Tensor,  # (B, 2, H, W) normal/anomalous logits
                mask:torch.Tensor,    # (B, H, W) 0/1 synthetic anomaly mask M_s
                gamma:torch.Tensor,   # (B,) per-image γ
-               eps:float=1e-5)->torch.Tensor:
-    "Mean over images of the mean per-pixel −(1 − p_t)^γ·log p_t (p_t: softmax probability of the true pixel class)."
-    p = logits.softmax(1); pt = torch.where(mask > .5, p[:, 1], p[:, 0]).clamp(eps, 1.)
+               eps:float=1e-5)->torch.Tensor:  # label smoothing of the released code (0: none)
+    "Mean over images of the mean per-pixel −(1 − p_t)^γ·log p_t, p_t = (1 − 2ε)·p(true class) + 2ε as in the released code."
+    p = logits.softmax(1); pt = torch.where(mask > .5, p[:, 1], p[:, 0]) * (1 - 2 * eps) + 2 * eps
     return (-(1 - pt) ** gamma.view(-1, 1, 1) * pt.log()).flatten(1).mean(1).mean()
 
 def soft_iou_loss(M:torch.Tensor, mask:torch.Tensor)->torch.Tensor:
@@ -260,6 +261,7 @@ class CostFilter(nn.Module):
                  upsample:int=2,              # volume upsampling before the U-Net (released code 32 -> 64)
                  width:int=8, guidance:str='both', adaptor:bool=True, order:str='ascending',
                  top_k:int=250, raw_sigma:float=4., raw_top:float=.01,
+                 filtered_sigma:float=4.,     # Gaussian σ (px) on the filtered map: as the base map (0: raw M)
                  fuse_weight:float=.5, fuse_sigma:float=6., fused_foreground:bool=False, seed:int=0):
         super().__init__()
         if order not in ORDERS: raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
@@ -273,7 +275,7 @@ class CostFilter(nn.Module):
         self.templates = {}   # category -> per-layer template features [(N, C_l, h, w)]
         self.args = dict(backbone=backbone, layers=list(layers), img_size=img_size, grid_stride=grid_stride, classes=list(classes),
                          n_templates=n_templates, D=D, upsample=upsample, width=width, guidance=guidance, adaptor=adaptor,
-                         order=order, top_k=top_k, raw_sigma=raw_sigma, raw_top=raw_top, fuse_weight=fuse_weight,
+                         order=order, top_k=top_k, raw_sigma=raw_sigma, raw_top=raw_top, filtered_sigma=filtered_sigma, fuse_weight=fuse_weight,
                          fuse_sigma=fuse_sigma, fused_foreground=fused_foreground, seed=seed)
         for k, v in self.args.items():
             if not hasattr(self, k): setattr(self, k, v)
@@ -313,25 +315,35 @@ def volume_up(self:CostFilter, Cv:torch.Tensor, mb:torch.Tensor)->tuple[torch.Te
     return up(Cv.flatten(1, 2)).view(B, D, L, *s), up(mb)
 
 @patch
-@torch.no_grad()
-def forward(self:CostFilter, x:torch.Tensor, category:str|None=None, variant:str='filtered')->dict:
-    "Filtered, raw and fused maps (B, H, W) and their image scores; `map`/`score` = the chosen `variant`."
-    if variant not in VARIANTS: raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    cat = self._check_category(category); ft = self.templates[cat]
-    fs = self.features(x); H, W = x.shape[-2:]
-    Cv, mb, mb0 = self.volume(fs, ft, grid_min=True)
-    o = self.net(Cv, mb, fs)
+def maps(self:CostFilter, o:dict, mb0:torch.Tensor, x:torch.Tensor)->dict:
+    "The filtered, raw and fused maps (B, H, W) at the size of `x` and their image scores, from the network output `o`."
+    H, W = x.shape[-2:]
     size = lambda t: F.interpolate(t[:, None], size=(H, W), mode='bilinear', align_corners=False)[:, 0]
     grid_raw = mb0.mean(1)                                                   # base map on the grid: mean over layers of M̄
     M, raw = size(o['M']), gaussian_blur(size(grid_raw), self.raw_sigma)
-    fused = gaussian_blur(self.fuse_weight * M + (1 - self.fuse_weight) * raw, self.fuse_sigma)
+    fused = gaussian_blur(self.fuse_weight * M + (1 - self.fuse_weight) * raw, self.fuse_sigma)   # released: raw M inside
     if self.fused_foreground:
         fg = [torch.from_numpy(foreground_mask(i.permute(1, 2, 0).cpu().numpy())) for i in x]
         fused = fused * torch.stack(fg).to(fused)
-    out = dict(map_filtered=M, score_filtered=top_k_mean(M, self.top_k),
-               map_raw=raw, score_raw=top_k_mean(grid_raw, max(1, round(self.raw_top * grid_raw[0].numel()))),
-               map_fused=fused, score_fused=top_k_mean(fused, self.top_k), m_bar=mb, class_logits=o['class_logits'])
+    Ms = gaussian_blur(M, self.filtered_sigma)                               # smoothed as the base map is
+    return dict(map_filtered=Ms, score_filtered=top_k_mean(Ms, self.top_k),
+                map_raw=raw, score_raw=top_k_mean(grid_raw, max(1, round(self.raw_top * grid_raw[0].numel()))),
+                map_fused=fused, score_fused=top_k_mean(fused, self.top_k))
+
+@patch
+@torch.no_grad()
+def forward(self:CostFilter, x:torch.Tensor, category:str|None=None, variant:str='filtered',
+            return_embeddings:bool=False   # also `embeddings` (B, uh, uw, c): the filter's last features, for a t-SNE
+           )->dict:
+    "Filtered, raw and fused maps (B, H, W) and their image scores; `map`/`score` = the chosen `variant`."
+    if variant not in VARIANTS: raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    cat = self._check_category(category); ft = self.templates[cat]
+    fs = self.features(x)
+    Cv, mb, mb0 = self.volume(fs, ft, grid_min=True)
+    o = self.net(Cv, mb, fs)
+    out = dict(self.maps(o, mb0, x), m_bar=mb, class_logits=o['class_logits'])
     out['map'], out['score'] = out[f'map_{variant}'], out[f'score_{variant}']
+    if return_embeddings: out['embeddings'] = o['features'].permute(0, 2, 3, 1)
     return out
 
 # %% ../nbs/16_costfilter.ipynb #5b41c152
@@ -409,23 +421,83 @@ def step_loss(model, x, m, ft, y, weights='paper', gamma_rule='paper')->dict:
     o = dict(o, logits=F.interpolate(o['logits'], size=m.shape[-2:], mode='bilinear', align_corners=False))
     return loss_terms(o, m, y, weights, gamma_rule)
 
+# %% ../nbs/16_costfilter.ipynb #f4f2cfba
+SELECT = ('last', 'val_loss', 'val_pixel_ap')
+
+def split_validation(train:list,      # normal training records
+                     frac:float=.1,   # share of each category's training images held out (at least 1 when frac > 0)
+                     seed:int=0)->tuple[list, list]:
+    "(train, val): `frac` of each category's normal training images, drawn with the seed, held out for validation."
+    refuse_test(train, 'validation split')
+    keep, val = [], []
+    for c in sorted({r.category for r in train}):
+        rs = sorted((r for r in train if r.category == c), key=lambda r: r.image)
+        k = min(len(rs) - 1, max(1, round(frac * len(rs)))) if frac > 0 else 0
+        pick = set(np.random.default_rng(seed).choice(len(rs), k, replace=False).tolist()) if k else set()
+        val += [r for i, r in enumerate(rs) if i in pick]; keep += [r for i, r in enumerate(rs) if i not in pick]
+    return keep, val
+
+def _val_batches(model, vimgs, vcls, pools, feats, seed, textures, foreground, batch_size)->list:
+    "Fixed validation inputs: every held-out image once clean and once with a synthetic anomaly; templates from training."
+    rng, n = np.random.default_rng(seed + 1), len(vimgs); out = []
+    imgs = torch.cat([vimgs, vimgs]); cls = vcls + vcls; lab = [0] * n + [1] * n
+    for s in range(0, 2 * n, batch_size):
+        idx = list(range(s, min(s + batch_size, 2 * n))); xs, ms, tpl = [], [], []
+        for i in idx:
+            im = imgs[i].permute(1, 2, 0).numpy() / 255.
+            if lab[i]: im, m = synth_anomaly(im, textures[rng.integers(len(textures))], rng, foreground)
+            else: m = np.zeros(im.shape[:2], np.uint8)
+            xs.append(torch.from_numpy(np.ascontiguousarray(im)).permute(2, 0, 1).float()); ms.append(torch.from_numpy(m))
+            tpl.append(rng.choice(pools[cls[i]], model.n_templates, replace=False))
+        t = torch.as_tensor(np.stack(tpl))
+        out.append((torch.stack(xs), torch.stack(ms).float(), [f[t] for f in feats], torch.as_tensor([cls[i] for i in idx]), lab[s:s + len(idx)]))
+    return out
+
+@torch.no_grad()
+def validate(model, batches:list, weights='paper', gamma_rule='paper', device='cpu')->dict:
+    "Held-out loss and metrics of the filtered (smoothed) map and of the base map on fixed synthetic-anomaly inputs."
+    from adnb.metrics import threshold_metrics
+    model.net.eval(); tot, n, S, Sb, P, Pb, PY, Y = 0., 0, [], [], [], [], [], []
+    for x, m, ft, y, lab in batches:
+        x, m, ft, y = x.to(device), m.to(device), [f.to(device) for f in ft], y.to(device)
+        fs = model.features(x); Cv, mb, mb0 = model.volume(fs, ft, grid_min=True); o = model.net(Cv, mb, fs)
+        lo = dict(o, logits=F.interpolate(o['logits'], size=m.shape[-2:], mode='bilinear', align_corners=False))
+        tot += loss_terms(lo, m, y, weights, gamma_rule)['total'].item() * len(x); n += len(x)
+        mp = model.maps(o, mb0, x)
+        S += mp['score_filtered'].tolist(); Sb += mp['score_raw'].tolist(); Y += lab
+        P.append(mp['map_filtered'].flatten().cpu()); Pb.append(mp['map_raw'].flatten().cpu()); PY.append(m.flatten().cpu() > .5)
+    P, Pb, PY = torch.cat(P).numpy(), torch.cat(Pb).numpy(), torch.cat(PY).numpy()
+    f, b = threshold_metrics(P, PY), threshold_metrics(Pb, PY)
+    return dict(loss=tot / n, pixel_ap=f['ap'], pixel_auroc=f['auroc'], image_auroc=threshold_metrics(np.array(S), np.array(Y))['auroc'],
+                base_pixel_ap=b['ap'], base_pixel_auroc=b['auroc'], base_image_auroc=threshold_metrics(np.array(Sb), np.array(Y))['auroc'])
+
 # %% ../nbs/16_costfilter.ipynb #06c38b46
 def fit_costfilter(model:CostFilter, train:list,   # training records of every category in `model.classes`
                    epochs:int=40, lr:float=1e-3, betas=(0.9, 0.98), batch_size:int=8, seed:int=0, device='cpu',
                    weights:str='paper',            # loss weights: paper (eq. 5) | code (released)
                    gamma_rule:str='paper', anomaly_prob:float=.5, textures:list|None=None, foreground:bool=True,
                    patience:int=5,                 # ReduceLROnPlateau patience (released code 5)
-                   select_on:list|None=None,       # non-test records: keep the epoch with the lowest loss on them
+                   val:list|None=None,             # held-out normal non-test records: validated before training and after every epoch
+                   select:str='last',              # model returned: last epoch | best held-out loss | best held-out pixel AP
+                   select_on:list|None=None,       # shorthand for val=select_on, select='val_loss'
                    progress:bool=True)->dict:
-    "Train the filter on synthetic anomalies of all categories; per-epoch losses, learning rates and timing."
+    "Train the filter on synthetic anomalies of all categories; per-epoch history (loss, lr, held-out metrics) and timing."
+    if select_on is not None: val, select = select_on, 'val_loss'
     refuse_test(train, 'training data')
-    if select_on: refuse_test(select_on, 'checkpoint selection')
+    if val: refuse_test(val, 'checkpoint selection' if select != 'last' else 'validation')
     if weights not in LOSS_WEIGHTS: raise ValueError(f"weights must be one of {tuple(LOSS_WEIGHTS)}, got {weights!r}")
     if gamma_rule not in GAMMA_RULES: raise ValueError(f"gamma_rule must be one of {GAMMA_RULES}, got {gamma_rule!r}")
+    if select not in SELECT: raise ValueError(f"select must be one of {SELECT}, got {select!r}")
+    if select != 'last' and not val: raise ValueError(f"select={select!r} needs validation records (val=...)")
     train = [r for r in train if r.split == 'train' and r.label == 0]
     if not train: raise ValueError("fit_costfilter got no normal training records")
     if bad := sorted({r.category for r in train} - set(model.classes)):
         raise ValueError(f"training categories {bad} are not among the model's classes {model.classes}")
+    val = [r for r in (val or []) if r.label == 0]
+    if both := sorted({r.image for r in val} & {r.image for r in train}):
+        raise ValueError(f"{len(both)} validation image(s) are also training images (e.g. {both[0]}); hold them out (split_validation)")
+    if bad := sorted({r.category for r in val} - {r.category for r in train}):
+        raise ValueError(f"validation categories {bad} have no training images to draw templates from")
     cls = [model.classes.index(r.category) for r in train]
     pools = {c: [i for i, k in enumerate(cls) if k == c] for c in set(cls)}
     if few := [model.classes[c] for c, p in pools.items() if len(p) < model.n_templates + 1]:
@@ -436,9 +508,14 @@ def fit_costfilter(model:CostFilter, train:list,   # training records of every c
     init_net(model.net, seed); g, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
     opt = torch.optim.Adam(model.net.parameters(), lr=lr, betas=betas)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, 'min', factor=.5, patience=patience)
-    if select_on:
-        vimgs = _load(select_on, model.img_size); vcls = [model.classes.index(r.category) for r in select_on]
-    losses, lrs, val, best = [], [], [], (float('inf'), None, epochs)
+    vb = _val_batches(model, _load(val, model.img_size), [model.classes.index(r.category) for r in val], pools, feats, seed,
+                      textures, foreground, batch_size) if val else None
+    H = dict(epoch=[0], loss=[None], lr=[lr], val_s=[0.])
+    def record(v, s):
+        for k, x in v.items(): H.setdefault('loss_heldout' if k == 'loss' else f'val_{k}', []).append(x)
+        H['val_s'][-1] += s
+    if vb: tv = time.perf_counter(); record(validate(model, vb, weights, gamma_rule, device), time.perf_counter() - tv)
+    best = (-float('inf'), None, epochs)
     it = range(epochs)
     if progress:
         from tqdm.auto import tqdm; it = tqdm(it, desc='CostFilter epochs')
@@ -449,20 +526,16 @@ def fit_costfilter(model:CostFilter, train:list,   # training records of every c
             x, m, ft, y = _batch(model, imgs, cls, idx, pools, feats, rng, textures, anomaly_prob, foreground, device, True)
             t = step_loss(model, x, m, ft, y, weights, gamma_rule)
             opt.zero_grad(); t['total'].backward(); opt.step(); tot += t['total'].item() * len(idx)
-        losses.append(tot / len(perm)); sched.step(losses[-1]); lrs.append(opt.param_groups[0]['lr'])
-        if select_on:
-            model.net.eval(); vr = np.random.default_rng(seed + 1); v = 0.
-            with torch.no_grad():
-                for s in range(0, len(vimgs), batch_size):
-                    idx = list(range(s, min(s + batch_size, len(vimgs))))
-                    x, m, ft, y = _batch(model, vimgs, vcls, idx, pools, feats, vr, textures, anomaly_prob, foreground, device, False)
-                    v += step_loss(model, x, m, ft, y, weights, gamma_rule)['total'].item() * len(idx)
-            val.append(v / len(vimgs))
-            if val[-1] < best[0]: best = (val[-1], {k: t.clone() for k, t in model.net.state_dict().items()}, ep + 1)
+        H['epoch'].append(ep + 1); H['loss'].append(tot / len(perm)); H['val_s'].append(0.)
+        sched.step(H['loss'][-1]); H['lr'].append(opt.param_groups[0]['lr'])
+        if vb:
+            tv = time.perf_counter(); v = validate(model, vb, weights, gamma_rule, device); record(v, time.perf_counter() - tv)
+            crit = {'val_loss': -v['loss'], 'val_pixel_ap': v['pixel_ap']}.get(select)
+            if crit is not None and crit > best[0]: best = (crit, {k: t.clone() for k, t in model.net.state_dict().items()}, ep + 1)
     if best[1] is not None: model.net.load_state_dict(best[1])
     model.net.eval()
-    return dict(losses=losses, lrs=lrs, val_losses=val, epoch=best[2], n_images=len(train),
-                train_s=time.perf_counter() - t0, weights=weights, gamma_rule=gamma_rule)
+    return dict(history=H, losses=H['loss'][1:], lrs=H['lr'][1:], val_losses=H.get('loss_heldout', [])[1:], epoch=best[2],
+                select=select, n_images=len(train), n_val=len(val), train_s=time.perf_counter() - t0, weights=weights, gamma_rule=gamma_rule)
 
 # %% ../nbs/16_costfilter.ipynb #a0806338
 @torch.no_grad()

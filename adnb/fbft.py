@@ -20,7 +20,7 @@ from .metrics import gaussian_blur
 
 # %% auto #0
 __all__ = ['DISTANCES', 'FUSIONS', 'CACHES', 'teacher_pair', 'student', 'patch_distance', 'fuse', 'top_mean', 'box_blur',
-           'smooth', 'FBFT', 'teacher_cache', 'take_rows', 'fit_fbft', 'valid_mask']
+           'smooth', 'FBFT', 'teacher_cache', 'take_rows', 'synthetic_validation', 'fit_fbft', 'valid_mask']
 
 # %% ../nbs/13_fbft.ipynb #6120afe0
 def teacher_pair(feats:dict, j, k)->tuple[torch.Tensor, torch.Tensor]:
@@ -166,31 +166,64 @@ def _seed_students(model, g:torch.Generator):
                 nn.init.kaiming_uniform_(mod.weight, a=5**.5, generator=g)
                 bound = 1 / mod.weight.shape[1]**.5; nn.init.uniform_(mod.bias, -bound, bound, generator=g)
 
+def synthetic_validation(images:torch.Tensor,  # (n, 3, H, W) float in [0, 1]: training (or held-out) images as the model sees them
+                         seed:int=0, textures:list|None=None, batch_size:int=8):
+    "A `fit_fbft(val=...)` callback: every image once clean and once with a Perlin anomaly (drawn once) -> pixel AP/AUROC, image AUROC."
+    from adnb.datasets import perlin_anomaly, texture_images
+    from adnb.metrics import threshold_metrics
+    rng = np.random.default_rng(seed); H, W = images.shape[-2:]
+    tex = textures if textures is not None else texture_images(size=max(H, W))
+    xs, ms = [], []
+    for im in images:
+        a = im.permute(1, 2, 0).double().numpy(); t = tex[rng.integers(len(tex))][:H, :W]
+        out, m = perlin_anomaly(a, t, rng)
+        xs.append(torch.from_numpy(out).permute(2, 0, 1).float()); ms.append(torch.from_numpy(m > 0))
+    X, Mk = torch.cat([images.float(), torch.stack(xs)]), torch.cat([torch.zeros(len(ms), H, W, dtype=torch.bool), torch.stack(ms)])
+    Y = np.r_[np.zeros(len(images)), np.ones(len(images))]
+    @torch.no_grad()
+    def val(model)->dict:
+        dev = next(model.s_f.parameters()).device; maps, S = [], []
+        for s in range(0, len(X), batch_size):
+            o = model(X[s:s + batch_size].to(dev)); maps.append(o['map'].float().cpu()); S += o['score'].float().cpu().tolist()
+        f = threshold_metrics(torch.cat(maps).flatten().numpy(), Mk.flatten().numpy())
+        return dict(pixel_ap=f['ap'], pixel_auroc=f['auroc'], image_auroc=threshold_metrics(np.array(S), Y)['auroc'])
+    return val
+
 def fit_fbft(model:FBFT, loader, epochs:int=50, lr:float=1e-3, batch_size:int=4096, train_dist:str='cosine',
              seed:int=0, device='cpu', progress:bool=True,
              cache:str='cpu',           # teacher-feature store: 'cpu' | 'disk' (float16 memmap) | 'device'
-             folder=None                # where the disk cache lives (default: the system temp dir)
+             folder=None,               # where the disk cache lives (default: the system temp dir)
+             val=None                   # callable(model) -> dict of metrics, run before training and after every epoch
             )->dict:
-    "Train S_F and S_B on all training patches, one batch on the device at a time; losses per epoch and timing."
+    "Train S_F and S_B on all training patches, one batch on the device at a time; per-epoch history (loss, `val_*`) and timing."
     if train_dist not in DISTANCES: raise ValueError(f"train_dist must be one of {DISTANCES}, got {train_dist!r}")
+    if val is not None and not callable(val): raise TypeError(f"val must be a callable(model) -> dict (e.g. synthetic_validation(...)), got {type(val).__name__}")
     model.to(device); t0 = time.perf_counter()
     Fj, Fk, grid = teacher_cache(model, loader, cache, device, folder); P = len(Fj)
     g = torch.Generator().manual_seed(seed); _seed_students(model, g)
-    opt = torch.optim.Adam([*model.s_f.parameters(), *model.s_b.parameters()], lr=lr); losses = []
+    opt = torch.optim.Adam([*model.s_f.parameters(), *model.s_b.parameters()], lr=lr)
+    H, val_s = dict(epoch=[0], loss=[None]), 0.
+    def validate():
+        nonlocal val_s
+        if val is None: return
+        tv = time.perf_counter(); model.s_f.eval(); model.s_b.eval()
+        for k, v in val(model).items(): H.setdefault(f'val_{k}', []).append(float(v))
+        model.s_f.train(); model.s_b.train(); val_s += time.perf_counter() - tv
     it = range(epochs)
     if progress:
         from tqdm.auto import tqdm; it = tqdm(it, desc='FBFT epochs')
+    validate()                                                                 # epoch 0: the untrained students
     model.s_f.train(); model.s_b.train()
-    for _ in it:
+    for ep in it:
         perm = torch.randperm(P, generator=g); tot = 0.
         for s in range(0, P, batch_size):
             i = perm[s:s + batch_size].sort().values                      # sorted rows: sequential reads from the cache
             fj, fk = take_rows(Fj, i, device), take_rows(Fk, i, device)
             loss = patch_distance(model.s_b(fk), fj, train_dist).mean() + patch_distance(model.s_f(fj), fk, train_dist).mean()
             opt.zero_grad(); loss.backward(); opt.step(); tot += loss.item() * len(i)
-        losses.append(tot / P)
+        H['epoch'].append(ep + 1); H['loss'].append(tot / P); validate()
     model.s_f.eval(); model.s_b.eval()
-    return dict(losses=losses, n_patches=P, grid=grid, train_s=time.perf_counter() - t0, cache=cache)
+    return dict(losses=H['loss'][1:], history=H, n_patches=P, grid=grid, train_s=time.perf_counter() - t0, val_s=val_s, cache=cache)
 
 # %% ../nbs/13_fbft.ipynb #df1719db
 @patch(as_prop=True)

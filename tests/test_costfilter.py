@@ -95,7 +95,10 @@ def test_losses_on_tiny_tensors():
     m = torch.tensor([[[1., 0.]]])
     p1 = 1 / (1 + np.exp(-2.))                                                       # p_normal of pixel 2
     want = np.mean([-(.5)**2 * np.log(.5), -(1 - p1)**2 * np.log(p1)])
-    assert abs(focal_loss(lg, m, torch.tensor([2.])).item() - want) < 1e-6
+    assert abs(focal_loss(lg, m, torch.tensor([2.]), eps=0).item() - want) < 1e-6
+    e = 1e-5; s = lambda p: p * (1 - 2 * e) + 2 * e                                  # the released code's label smoothing
+    want = np.mean([-(1 - s(.5))**2 * np.log(s(.5)), -(1 - s(p1))**2 * np.log(s(p1))])
+    assert abs(focal_loss(lg, m, torch.tensor([2.])).item() - want) < 1e-7
     M = torch.tensor([[[.5, .5]]]); assert abs(soft_iou_loss(M, m).item() - (1 - 1.5 / 2.5)) < 1e-6   # (I+1)/(P+G-I+1)
     assert ssim_loss(m, m).item() < 1e-6 and ssim_loss(torch.zeros(1, 16, 16), torch.ones(1, 16, 16)).item() > .9
     out = dict(logits=torch.zeros(2, 2, 4, 4), class_logits=torch.tensor([[5., 0.], [0., 5.]]))
