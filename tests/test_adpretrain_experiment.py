@@ -2,7 +2,8 @@
 import json
 from pathlib import Path
 import pytest
-from adnb.run import main, run_experiment, resolve_params, find_experiment, ExperimentError
+from adnb.cli import main
+from adnb.run import run_experiment, resolve_params, find_experiment, ExperimentError
 
 NB = find_experiment('adpretrain')
 

@@ -1,7 +1,8 @@
 "The CostFilter-AD experiment (nbs/experiments/costfilter.ipynb) at tiny size on the embedded dataset."
 import json
 import pytest
-from adnb.cli import main, run_experiment, resolve_params, find_experiment
+from adnb.cli import main
+from adnb.run import run_experiment, resolve_params, find_experiment
 
 def _results(out): return json.loads((out/'results.json').read_text())
 

@@ -1,7 +1,8 @@
 "The DFM experiment notebook (nbs/experiments/dfm.ipynb) at tiny size on the embedded dataset, in each setting."
 import json
 import pytest
-from adnb.run import main, run_experiment, resolve_params, find_experiment
+from adnb.cli import main
+from adnb.run import run_experiment, resolve_params, find_experiment
 
 NB = find_experiment('dfm')
 TINY = dict(image_size=32, epochs=1, steps=1, batch_size=2, memory_size=32, n_gallery=1)

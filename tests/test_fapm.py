@@ -2,7 +2,8 @@ import math, json, time, pytest, torch
 import numpy as np
 from PIL import Image
 from adnb.fapm import *
-from adnb.cli import main, run_experiment, resolve_params, find_experiment
+from adnb.cli import main
+from adnb.run import run_experiment, resolve_params, find_experiment
 from adnb.datasets import mvtec_records, split, make_loader
 from adnb.metrics import evaluate, full_resolution
 from conftest import needs_bottle, MVTEC_256, squares_folder

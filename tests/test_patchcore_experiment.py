@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from conftest import squares_folder
 from PIL import Image
-from adnb.cli import main, run_experiment, resolve_params, find_experiment, ExperimentError
+from adnb.cli import main
+from adnb.run import run_experiment, resolve_params, find_experiment, ExperimentError
 
 NB = find_experiment('patchcore')
 
