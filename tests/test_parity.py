@@ -1,4 +1,4 @@
-"""Our side of every parity case in benchmarks/parity/{patchcore,fapm,fbft,anomalydino}.py at tiny size, with hand-computed
+"""Our side of every parity case in benchmarks/parity/{patchcore,fapm,fbft,anomalydino,ucad}.py at tiny size, with hand-computed
 values, plus the scripts' own adapters; the comparison with the authors' code needs their checkout and runs as a `slow`
 test only when it is present (`ADNB_AUTHORS`, default `../authors` beside the repository)."""
 import importlib.util, json, math, os, subprocess, sys
@@ -220,12 +220,23 @@ def test_anomalydino_layout(tmp_path):
     files = sorted(p.relative_to(root).parts[:3] for p in root.rglob('*.png'))
     assert len(files) == len(recs) and ('puck', 'train', 'good') in files and all(p.is_symlink() for p in root.rglob('*.png'))
 
+# --- ucad (the continual protocol DFM follows)
+
+def test_ucad_key_bank_start_and_greedy_hand():
+    "UCAD starts its 196-key coreset at the row of largest distance-row norm; from there greedy k-centre is ours."
+    from adnb.patchcore import greedy_coreset
+    Z = torch.tensor([[0.], [1.], [10.], [11.], [5.]])
+    start = int(torch.cdist(Z, Z).norm(dim=1).argmax())     # row norms sqrt(247), sqrt(198), sqrt(207), sqrt(258), sqrt(102)
+    assert start == 3
+    assert greedy_coreset(Z, 3, start).tolist() == [3, 0, 4]   # 11, then 0 (11 away), then 5 (5 away from both)
+    m = script('ucad'); assert m.REPO == 'shirowalker/UCAD' and callable(m.routing_rows)
+
 # --- the comparison itself (needs the authors' checkouts)
 
 AUTHORS = Path(os.environ.get('ADNB_AUTHORS', ROOT.parent/'authors'))
 PYTHON = os.environ.get('ADNB_PARITY_PYTHON', sys.executable)   # an interpreter with the authors' extra packages (cv2, einops)
 CASES = [('patchcore', 'patchcore-inspection', ()), ('fapm', 'FAPM_official', ('cv2', 'einops')),
-         ('fbft', 'L2BT', ()), ('anomalydino', 'AnomalyDINO', ('cv2',))]
+         ('fbft', 'L2BT', ()), ('anomalydino', 'AnomalyDINO', ('cv2',)), ('ucad', 'UCAD', ())]
 
 @pytest.mark.slow
 @pytest.mark.parametrize('method,checkout,needs', CASES)
