@@ -1,4 +1,4 @@
-"""Our side of every parity case in benchmarks/parity/{patchcore,fapm,fbft,anomalydino,ucad}.py at tiny size, with hand-computed
+"""Our side of every parity case in benchmarks/parity/{patchcore,fapm,fbft,anomalydino,ucad,adpretrain}.py at tiny size, with hand-computed
 values, plus the scripts' own adapters; the comparison with the authors' code needs their checkout and runs as a `slow`
 test only when it is present (`ADNB_AUTHORS`, default `../authors` beside the repository)."""
 import importlib.util, json, math, os, subprocess, sys
@@ -231,12 +231,22 @@ def test_ucad_key_bank_start_and_greedy_hand():
     assert greedy_coreset(Z, 3, start).tolist() == [3, 0, 4]   # 11, then 0 (11 away), then 5 (5 away from both)
     m = script('ucad'); assert m.REPO == 'shirowalker/UCAD' and callable(m.routing_rows)
 
+# --- adpretrain
+
+def test_adpretrain_parity_inputs_in_the_loss_regime():
+    "The parity features have compressed norms sqrt(||x|| + 1) - 1 in [0.1, 1.5], about 10 % anomalous, seeded."
+    m = script('adpretrain'); z, lab = m.features(40)
+    n = torch.sqrt(z.norm(dim=1) + 1) - 1
+    assert z.shape == (512, 40) and 0.1 - 1e-4 <= float(n.min()) and float(n.max()) <= 1.5 + 1e-4
+    assert 0.05 < float(lab.float().mean()) < 0.15 and torch.equal(m.features(40)[0], z)
+    v, g = m.grad_of(lambda q: (q ** 2).sum(), torch.ones(2, 3)); assert float(v) == 6. and torch.equal(g, 2 * torch.ones(2, 3))
+
 # --- the comparison itself (needs the authors' checkouts)
 
 AUTHORS = Path(os.environ.get('ADNB_AUTHORS', ROOT.parent/'authors'))
 PYTHON = os.environ.get('ADNB_PARITY_PYTHON', sys.executable)   # an interpreter with the authors' extra packages (cv2, einops)
 CASES = [('patchcore', 'patchcore-inspection', ()), ('fapm', 'FAPM_official', ('cv2', 'einops')),
-         ('fbft', 'L2BT', ()), ('anomalydino', 'AnomalyDINO', ('cv2',)), ('ucad', 'UCAD', ())]
+         ('fbft', 'L2BT', ()), ('anomalydino', 'AnomalyDINO', ('cv2',)), ('ucad', 'UCAD', ()), ('adpretrain', 'ADPretrain', ())]
 
 @pytest.mark.slow
 @pytest.mark.parametrize('method,checkout,needs', CASES)
