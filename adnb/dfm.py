@@ -262,7 +262,8 @@ def group_lrs(model:DFM, images:torch.Tensor, target:float=0.03, device='cpu', b
         with adapters_off(model.features): P = torch.cat([model.embed(b.to(device)) for b in _batches(images, batch_size)])
     finally:
         for h in hooks: h.remove()
-    sim = torch.cdist(P.flatten(1, 2), fmn.memory[None].to(P)); c = sim.min(-1).values.mean().item()
+    sim = torch.cdist(P.flatten(1, 2), fmn.memory[None].to(P))
+    c = max(sim.min(-1).values.mean().item(), 1e-3 * sim.mean().item())   # floor: a bank holding every training patch gives c = 0
     lrs = dict(mod1=relative_lr(target, fan_in(fmn.mod1), sim.mean().item(), c), mod2=relative_lr(target, fan_in(fmn.mod2), c, c),
                memory=float(target * c / math.sqrt(fmn.memory.shape[1])))
     for k, a in ads.items(): lrs[f'adapter.{k}'] = relative_lr(target, a.lin.in_features, float(np.mean(seen[k])), float(np.mean(seen[k])))

@@ -15,7 +15,7 @@ def test_profiles_resolve_before_the_kernel():
     ci, name = resolve_params(NB, {})
     assert name == 'ci' and (ci['image_size'], ci['epochs'], ci['steps'], ci['setting']) == (128, 2, 2, 'fewshot')
     paper, name = resolve_params(NB, dict(dataset='mvtec_ad'))
-    assert name == 'paper' and (paper['image_size'], paper['epochs'], paper['steps'], paper['memory_size']) == (256, 5, 10, 196)
+    assert name == 'paper' and (paper['image_size'], paper['epochs'], paper['steps'], paper['memory_size']) == (256, 6, 5, 196)
 
 @pytest.mark.parametrize('name,value,msg', [
     ('setting', 'zeroshot', "parameter setting must be one of fewshot | continual | supervised (got 'zeroshot')"),
@@ -53,7 +53,7 @@ def test_supervised_curves_per_epoch(tmp_path):
     rows = r['results']
     assert [(x['method'], x['anomalies']) for x in rows] == [('patchcore', 'none'), ('dfm', 'real'), ('dfm', 'cutpaste')]
     assert [(c['anomalies'], c['epoch']) for c in r['curves']] == [(a, e) for a in ('real', 'cutpaste') for e in (0, 1, 2)]
-    assert rows[1]['image_auroc'] == r['curves'][2]['image_auroc']        # the reported model is the last epoch's
+    assert rows[1]['image_auroc'] == r['curves'][rows[1]['epoch']]['image_auroc']   # the reported model is the validation-selected epoch's
     assert r['data_checks']['embedded:puck']['n_test_anomalous'] == 9 and rows[0]['n_test'] == 6 + 9 - 3   # 3 anomalies moved to training
 
 @pytest.mark.slow
