@@ -105,6 +105,7 @@ def test_save_load_roundtrip(fitted, tmp_path):
     torch.testing.assert_close(m2(x)['map'], fitted(x)['map'].detach())
     with torch.no_grad(): fitted.fmn.mod2.bias.sub_(.25)
 
+@pytest.mark.slow   # ~9 s on one core (CLIP ViT-B/16 at 224 px)
 def test_vit_path_end_to_end_with_random_weights():
     "The paper's setting at tiny size: CLIP ViT-B/16 (random init), 224 px, block 6 tokens, adapters after blocks 5 and 6."
     m = DFM('clip_vitb16', layers=(6,), weights='random', img_size=224, memory_size=20, patch_size=1)

@@ -27,6 +27,7 @@ def test_bad_parameter_refused_before_the_kernel(tmp_path, name, value, msg):
     assert e.value.code == f'adnb: {msg}'
     assert not (tmp_path/'rep').exists()
 
+@pytest.mark.slow   # ~12 s on one core
 def test_fewshot_rows_per_shot_and_method(tmp_path):
     r, out = _run(tmp_path, setting='fewshot', category='puck', shots=[1, 2], seeds=[0])
     rows = r['results']
@@ -35,6 +36,7 @@ def test_fewshot_rows_per_shot_and_method(tmp_path):
     assert all(x['train_s'] > 0 for x in rows if x['method'] == 'dfm')
     assert 'image scores, patchcore' in (out/'dfm.ipynb').read_text()     # the KDE of both methods is in the report
 
+@pytest.mark.slow   # ~12 s on one core
 def test_continual_routing_and_forgetting(tmp_path):
     r, _ = _run(tmp_path, setting='continual', category='brick,puck')
     rows = r['results']; per_task = [x for x in rows if x['task'] != 'mean']
@@ -48,6 +50,7 @@ def test_continual_routing_and_forgetting(tmp_path):
     assert M[1][0] != M[1][0]                                            # task 1 not seen at step 0: NaN
     assert fm['image_auroc'] == pytest.approx(M[0][0] - M[0][1])         # FM over one earlier task, by hand
 
+@pytest.mark.slow   # ~12 s on one core
 def test_supervised_curves_per_epoch(tmp_path):
     r, _ = _run(tmp_path, setting='supervised', category='puck', n_anomalies=3, epochs=2)
     rows = r['results']
