@@ -456,10 +456,11 @@ def fit_dfm(model:DFM,
         model.eval()
         if on_epoch: hist['curves'].append({'epoch': e, **on_epoch(model, e)})
         validate(e); model.train()
+    rel = lambda: float((fmn.memory.detach() - M0).norm() / M0.norm()); last_change = rel()
     if best[1] is not None: model.load_state_dict({**model.state_dict(), **best[1]})
     model.eval()
     return dict(**info, **hist, epochs=epochs, steps=steps, schedule=schedule, selected_epoch=best[2] if val is not None else epochs,
-                lrs=rates, lr_rule=rule, memory_rel_change=float((fmn.memory.detach() - M0).norm() / M0.norm()),
+                lrs=rates, lr_rule=rule, memory_rel_change=rel(), memory_rel_change_last=last_change,
                 train_s=time.perf_counter() - t0)
 
 # %% ../nbs/14_dfm.ipynb #6a80ba6c
