@@ -8,7 +8,7 @@ Docs: https://adnb-dev.github.io/adnb/dfm.html.md"""
 
 # %% ../nbs/14_dfm.ipynb #d857999a
 from __future__ import annotations
-import math, time
+import copy, math, time
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
@@ -22,10 +22,12 @@ from .datasets import read_image, read_mask, transform, cutpaste
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'IdentityLinear', 'LinearAdapter', 'insert_adapters', 'adapters_off', 'FMN', 'default_adapters', 'DFM',
-           'frozen_embeddings', 'coreset_bank', 'init_memory', 'loss_det', 'loss_seg', 'loss_sup', 'loss_unsup',
-           'guarded', 'load_images', 'grid_masks', 'cutpaste_batch', 'OnTestSplitError', 'refuse_test',
-           'calibrate_threshold', 'fit_dfm', 'task_keys', 'ContinualDFM']
+__all__ = ['MODULATE', 'SCHEDULES', 'IdentityLinear', 'LinearAdapter', 'insert_adapters', 'adapters_off', 'Diagonal', 'Local3x3',
+           'modulate_layers', 'fan_in', 'FMN', 'default_adapters', 'DFM', 'frozen_embeddings', 'coreset_bank',
+           'init_memory', 'loss_det', 'loss_seg', 'loss_sup', 'loss_unsup', 'guarded', 'relative_lr', 'group_lrs',
+           'anchor_loss', 'augment_normal', 'load_images', 'grid_masks', 'cutpaste_batch', 'validation_set',
+           'val_metrics', 'OnTestSplitError', 'refuse_test', 'calibrate_threshold', 'fit_dfm', 'task_keys',
+           'ContinualDFM']
 
 # %% ../nbs/14_dfm.ipynb #d73eca28
 class IdentityLinear(nn.Linear):
@@ -72,15 +74,42 @@ def adapters_off(fe:FeatureExtractor):
         for a, s in zip(ads, state): a.on = s
 
 # %% ../nbs/14_dfm.ipynb #6a19356a
+MODULATE = ('dense', 'diagonal', 'local3x3')
+
+class Diagonal(nn.Module):
+    "Per-entry scale and shift `x * weight + bias` over the last axis, identity-initialised (§3.1's per-feature thresholds)."
+    def __init__(self, n:int):
+        super().__init__(); self.weight = nn.Parameter(torch.ones(n)); self.bias = nn.Parameter(torch.zeros(n))
+    def forward(self, x:torch.Tensor)->torch.Tensor: return x * self.weight + self.bias
+
+class Local3x3(nn.Module):
+    "Identity-initialised 3x3 convolution over the patch grid of a (B, H*W) map (PatchCore-like neighbourhood re-weighting)."
+    def __init__(self, grid:tuple):
+        super().__init__(); self.grid = tuple(grid); self.conv = nn.Conv2d(1, 1, 3, padding=1)
+        with torch.no_grad(): self.conv.weight.zero_(); self.conv.weight[0, 0, 1, 1] = 1; self.conv.bias.zero_()
+    def forward(self, x:torch.Tensor)->torch.Tensor:
+        return self.conv(x.reshape(len(x), 1, *self.grid)).reshape(len(x), -1)
+
+def modulate_layers(kind:str, L:int, grid:tuple)->tuple[nn.Module, nn.Module]:
+    "(Mod1 over the L memory rows, Mod2 over the H*W positions): dense = Linear (paper), diagonal, local3x3 (Mod1 diagonal)."
+    if kind not in MODULATE: raise ValueError(f"modulate must be one of {MODULATE}, got {kind!r}")
+    n = int(grid[0]) * int(grid[1])
+    if kind == 'dense': return IdentityLinear(L), IdentityLinear(n)
+    return Diagonal(L), (Diagonal(n) if kind == 'diagonal' else Local3x3(grid))
+
+def fan_in(layer:nn.Module)->int:
+    "Inputs each output of a modulate layer reads: Linear n, Diagonal 1, Local3x3 9."
+    return layer.in_features if isinstance(layer, nn.Linear) else 9 if isinstance(layer, Local3x3) else 1
+
 class FMN(nn.Module):
     "Feature Matching Network: Sim (eq. 3) -> Mod1 -> MinPooling (eq. 4) -> Mod2 -> MaxPooling (eq. 5)."
     def __init__(self, memory:torch.Tensor, # (L, D) initial memory bank M (the coreset)
-                 grid:tuple):               # (H, W) of the patch grid the position-wise Mod2 acts on
+                 grid:tuple,                # (H, W) of the patch grid the position-wise Mod2 acts on
+                 modulate:str='dense'):     # form of Mod1/Mod2: dense (paper) | diagonal | local3x3
         super().__init__()
         self.memory = nn.Parameter(memory.detach().clone().float())   # M, trainable
-        self.grid = tuple(int(g) for g in grid)
-        self.mod1 = IdentityLinear(len(memory))                        # over the memory axis L
-        self.mod2 = IdentityLinear(self.grid[0] * self.grid[1])        # over the H*W positions
+        self.grid, self.modulate = tuple(int(g) for g in grid), modulate
+        self.mod1, self.mod2 = modulate_layers(modulate, len(memory), self.grid)
 
     def forward(self, P:torch.Tensor, raw:bool=False)->tuple:
         "Patch scores S (B, H, W) and image scores s (B,) of patch features P (B, H, W, D); `raw` adds plain NN distances."
@@ -106,15 +135,17 @@ class DFM(nn.Module):
                  patch_size:int=3,          # PatchCore's local neighbourhood (1: raw tokens/feature cells)
                  sigma:float=4.,            # Gaussian smoothing of the map
                  proj_dim:int=128,          # random projection used by the coreset
-                 seed:int=0):
+                 seed:int=0,
+                 modulate:str='dense'):     # Mod1/Mod2 form: dense (paper) | diagonal | local3x3
         super().__init__()
+        if modulate not in MODULATE: raise ValueError(f"modulate must be one of {MODULATE}, got {modulate!r}")
         if not isinstance(memory_size, int) or memory_size < 1: raise ValueError(f"memory_size must be a positive integer, got {memory_size!r}")
         self.features = FeatureExtractor(backbone, layers, weights, img_size=img_size)
         where = tuple(adapters) if adapters is not None else default_adapters(self.features)
         insert_adapters(self.features, where)
-        self.memory_size, self.patch_size, self.sigma, self.proj_dim, self.seed = memory_size, patch_size, sigma, proj_dim, seed
+        self.memory_size, self.patch_size, self.sigma, self.proj_dim, self.seed, self.modulate = memory_size, patch_size, sigma, proj_dim, seed, modulate
         self.config = dict(backbone=backbone, layers=list(self.features.layers), adapters=list(where), img_size=img_size,
-                           memory_size=memory_size, patch_size=patch_size, sigma=sigma, proj_dim=proj_dim, seed=seed)
+                           memory_size=memory_size, patch_size=patch_size, sigma=sigma, proj_dim=proj_dim, seed=seed, modulate=modulate)
         self.meta, self.fmn = {}, None
 
     def embed(self, x:torch.Tensor)->torch.Tensor:
@@ -154,10 +185,10 @@ def coreset_bank(E:torch.Tensor, n:int, proj_dim:int=128, seed:int=0)->torch.Ten
     return E[greedy_coreset(Z, n, start)].clone()
 
 def init_memory(model:DFM, images:torch.Tensor, device='cpu')->dict:
-    "Build the FMN: memory = greedy coreset of the frozen training features (L = `memory_size` rows), identity Mod1/Mod2."
+    "Build the FMN: memory = greedy coreset of the frozen training features (L = `memory_size` rows), identity Mod1/Mod2 of the model's form."
     t0 = time.perf_counter(); P = frozen_embeddings(model, images, device)
     M = coreset_bank(P.flatten(0, 2), model.memory_size, model.proj_dim, model.seed)
-    model.fmn = FMN(M, P.shape[1:3]).to(device); model.config['grid'] = list(model.fmn.grid)
+    model.fmn = FMN(M, P.shape[1:3], model.modulate).to(device); model.config['grid'] = list(model.fmn.grid)
     return dict(n_patches=P.shape[0] * P.shape[1] * P.shape[2], memory_rows=len(M), dim=M.shape[1], grid=model.fmn.grid, init_s=time.perf_counter() - t0)
 
 # %% ../nbs/14_dfm.ipynb #ac55df15
@@ -176,7 +207,7 @@ def load(cls:DFM, path, weights=None, **kw)->DFM:
     meta, grid = config.pop('meta', {}), config.pop('grid')
     m = cls(**{**config, **kw}, weights=weights or weights_arg(wid))
     check_weights_id(wid, m.features.weights_id, path)
-    m.fmn = FMN(sd['fmn.memory'], grid); m.config['grid'] = list(grid)
+    m.fmn = FMN(sd['fmn.memory'], grid, m.modulate); m.config['grid'] = list(grid)
     m.load_state_dict({**m.state_dict(), **sd}); m.meta = meta
     return m.eval()
 
@@ -216,6 +247,42 @@ def guarded(scale_guard:bool, D_n:torch.Tensor, *t)->list:
     c = D_n.mean().clamp_min(1e-6) if scale_guard else D_n.new_ones(())
     return [x / c for x in t]
 
+# %% ../nbs/14_dfm.ipynb #2ab9a2a3
+def relative_lr(target:float, fan_in:int, in_scale:float, out_scale:float)->float:
+    "Rate whose first Adam step (each weight and the bias move by lr) changes an output by at most target*out_scale."
+    return float(target * out_scale / (fan_in * in_scale + 1))
+
+@torch.no_grad()
+def group_lrs(model:DFM, images:torch.Tensor, target:float=0.03, device='cpu', batch_size:int=8)->dict:
+    "Adam rate per group (mod1, mod2, memory, each adapter) by `relative_lr`, from scales measured on the frozen model."
+    fmn, ads = model.fmn, dict(model.features.adapters)
+    seen = {k: [] for k in ads}
+    hooks = [a.register_forward_hook(lambda m, i, o, k=k: seen[k].append(i[0].abs().mean().item())) for k, a in ads.items()]
+    try:
+        with adapters_off(model.features): P = torch.cat([model.embed(b.to(device)) for b in _batches(images, batch_size)])
+    finally:
+        for h in hooks: h.remove()
+    sim = torch.cdist(P.flatten(1, 2), fmn.memory[None].to(P))
+    c = max(sim.min(-1).values.mean().item(), 1e-3 * sim.mean().item())   # floor: a bank holding every training patch gives c = 0
+    lrs = dict(mod1=relative_lr(target, fan_in(fmn.mod1), sim.mean().item(), c), mod2=relative_lr(target, fan_in(fmn.mod2), c, c),
+               memory=float(target * c / math.sqrt(fmn.memory.shape[1])))
+    for k, a in ads.items(): lrs[f'adapter.{k}'] = relative_lr(target, a.lin.in_features, float(np.mean(seen[k])), float(np.mean(seen[k])))
+    return dict(lrs, c=c, mean_sim=sim.mean().item(), target=target)
+
+# %% ../nbs/14_dfm.ipynb #18ae7a29
+def anchor_loss(S:torch.Tensor,  # (B, H, W) patch scores of normal images, trained model
+                S0:torch.Tensor, # (B, H, W) the frozen initial model's scores of the same images
+                c0:float=1.      # score unit (frozen mean NN distance of the training normals)
+               )->torch.Tensor:
+    "Hinge mean(max(0, S - S0)) / c0: zero when every normal patch score is at or below the frozen one."
+    return F.relu(S - S0.detach()).mean() / c0
+
+def augment_normal(x:torch.Tensor, rng:np.random.Generator)->torch.Tensor:
+    "Normal images, each flipped left-right with probability 1/2 and brightness-scaled by U(0.95, 1.05), clipped to [0, 1]."
+    flip = torch.from_numpy(rng.random(len(x)) < .5).to(x.device)
+    gain = torch.from_numpy(rng.uniform(.95, 1.05, len(x))).float().to(x.device)
+    return (torch.where(flip[:, None, None, None], x.flip(-1), x) * gain[:, None, None, None]).clamp(0, 1)
+
 # %% ../nbs/14_dfm.ipynb #3c694f02
 def load_images(records:list, size:int)->tuple[torch.Tensor, torch.Tensor]:
     "Images (N, 3, size, size) in [0, 1] and their masks (N, size, size) resized (nearest); zeros for normal records."
@@ -235,6 +302,29 @@ def cutpaste_batch(x:torch.Tensor, rng:np.random.Generator)->tuple[torch.Tensor,
     out = [cutpaste(xi.permute(1, 2, 0).cpu().numpy().astype(np.float64), rng, scar=bool(rng.random() < .5)) for xi in x]
     return (torch.stack([torch.from_numpy(o[0]).float().permute(2, 0, 1) for o in out]).to(x.device),
             torch.stack([torch.from_numpy(o[1]).float() for o in out]).to(x.device))
+
+# %% ../nbs/14_dfm.ipynb #3e0eaf73
+def validation_set(images:torch.Tensor, # normal held-out training images (N, 3, S, S), S a multiple of 32
+                   seed:int=0)->tuple[torch.Tensor, torch.Tensor]:
+    "The images and a Perlin-anomaly copy of each: (2N, 3, S, S) images and (2N, S, S) masks (zeros for the normals)."
+    from adnb.datasets import perlin_anomaly, texture_images
+    rng, S = np.random.default_rng(seed), images.shape[-1]; tex = texture_images(size=S)
+    xa, ma = [], []
+    for x in images:
+        for _ in range(10):   # a blend can leave no altered pixel: redraw
+            a, m = perlin_anomaly(x.permute(1, 2, 0).numpy().astype(np.float64), tex[rng.integers(len(tex))], rng)
+            if m.any(): break
+        xa.append(torch.from_numpy(a).float().permute(2, 0, 1)); ma.append(torch.from_numpy(m).float())
+    return torch.cat([images, torch.stack(xa)]), torch.cat([torch.zeros(len(images), S, S), torch.stack(ma)])
+
+@torch.no_grad()
+def val_metrics(model:DFM, x:torch.Tensor, masks:torch.Tensor, device='cpu')->dict:
+    "Image AUROC (label: the mask is non-empty) and pixel AP of the model's scores and maps on a validation set."
+    from adnb.metrics import image_metrics, pixel_metrics
+    outs = [model(b.to(device)) for b in _batches(x, 16)]
+    s = torch.cat([o['score'] for o in outs]).cpu().numpy(); maps = torch.cat([o['map'] for o in outs]).cpu().numpy()
+    y = masks.flatten(1).amax(1).numpy() > 0; mk = masks.numpy() > 0
+    return dict(val_image_auroc=image_metrics(s, y)['image_auroc'], val_pixel_ap=pixel_metrics(list(maps), list(mk))['pixel_ap'])
 
 # %% ../nbs/14_dfm.ipynb #7b45d9a2
 class OnTestSplitError(ValueError):
@@ -264,81 +354,113 @@ def _as_images(x, size, what):
     if x is None or torch.is_tensor(x) or (isinstance(x, tuple) and torch.is_tensor(x[0])): return x
     refuse_test(x, what); return load_images(x, size)
 
-@torch.no_grad()
-def _val_loss(model, x, beta, guard):
-    S, s, D = model.fmn(model.embed(x), raw=True); sn, Sn = guarded(guard, D, s, S); return loss_unsup(sn, Sn, beta).item()
+def _val_split(val, seed):
+    "select_on as (images, masks): normal images alone get Perlin copies; a set that already holds anomalies is kept."
+    if val is None: return None
+    x, m = val if isinstance(val, tuple) else (val, None)
+    if m is None or not m.flatten(1).amax(1).gt(0).any(): return validation_set(x, seed)
+    return x, m
+
+def _params(model, fmn, train_memory, lrs):
+    "Adam/SGD parameter groups: (stage 1: one group per adapter, stage 2: mod1, mod2, memory), each with its rate."
+    g1 = [dict(params=list(a.parameters()), lr=lrs[f'adapter.{k}'], name=f'adapter.{k}') for k, a in model.features.adapters.items()]
+    g2 = [dict(params=list(fmn.mod1.parameters()), lr=lrs['mod1'], name='mod1'), dict(params=list(fmn.mod2.parameters()), lr=lrs['mod2'], name='mod2')]
+    if train_memory: g2.append(dict(params=[fmn.memory], lr=lrs['memory'], name='memory'))
+    return g1, g2
 
 def fit_dfm(model:DFM,
             normal,                        # normal training images (N, 3, H, W) in [0, 1], or train-split records
             image_size:int|None=None,      # size records are loaded at (ignored for tensors)
             anomalous=None,                # real anomalies: records, or (images, masks) tensors; None: CutPaste
-            epochs:int=5,                  # rounds of (stage 1, stage 2); the model kept is the last epoch's
+            epochs:int=5,                  # rounds of (stage 1, stage 2)
             steps:int=10,                  # optimiser steps per stage per epoch
-            lr:float=1e-4,                 # learning rate
-            optimizer:str='sgd',           # sgd (momentum 0.9) | adam
+            lr:float|None=None,            # None: per-group rates by `group_lrs`; a float: that rate for every group
+            lrs:dict|None=None,            # per-group overrides: mod1, mod2, memory, adapter.<name> or adapters (all adapters)
+            lr_target:float=0.03,          # the rule's relative step per group
+            optimizer:str='adam',          # adam | sgd (momentum 0.9)
             batch_size:int=8,              # normal images per step (all when fewer); anomalous images per step
             schedule:str='iterative',      # iterative | joint | adapters (stage 1 only) | fmn (stage 2 only)
             train_memory:bool=True,        # stage 2 also trains the memory M
             beta:float=0.9, lambda_det:float=1., lambda_seg:float=1.,
-            scale_guard:bool=True,         # scores / mean normal patch score inside every loss
+            anchor:float=1.,               # weight of the normal-image anchor (0: the paper's losses only)
+            scale_guard:bool=True,         # scores / mean normal patch score inside eqs. 6-9
             seed:int=0, device='cpu',
             on_epoch=None,                 # on_epoch(model, epoch) -> dict, recorded as a curve (reported, never used)
-            select_on=None)->dict:         # validation records to pick the epoch by eq. 9 loss; test records are refused
-    "Two-stage iterated DFM training for a fixed number of epochs; returns the history."
+            select_on=None,                # validation images from training data (or records; test records are refused)
+            select_metric:str='val_pixel_ap')->dict:
+    "Two-stage iterated DFM training; with `select_on` the best validation epoch (0 = untrained) is kept. Returns the history."
     if schedule not in SCHEDULES: raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    if optimizer not in ('adam', 'sgd'): raise ValueError(f"optimizer must be adam or sgd, got {optimizer!r}")
     if select_on is not None: refuse_test(select_on, 'epoch/checkpoint selection')
     if not torch.is_tensor(normal): refuse_test(normal, 'training'); normal = [r for r in normal if not r.label]
     normal = normal if torch.is_tensor(normal) else load_images(normal, image_size)[0]
-    anomalous, val = _as_images(anomalous, image_size, 'training'), _as_images(select_on, image_size, 'epoch selection')
-    if isinstance(val, tuple): val = val[0]   # records were loaded as (images, masks)
+    anomalous, val = _as_images(anomalous, image_size, 'training'), _val_split(_as_images(select_on, image_size, 'epoch selection'), seed)
     if len(normal) == 0: raise ValueError("fit_dfm got no normal training images")
     torch.manual_seed(seed); rng = np.random.default_rng(seed); t0 = time.perf_counter()
     info = init_memory(model, normal, device) if model.fmn is None else {}
     fmn = model.to(device).fmn; fmn.memory.requires_grad_(train_memory)
-    ad = list(model.features.adapters.parameters())
-    fm = list(fmn.mod1.parameters()) + list(fmn.mod2.parameters()) + ([fmn.memory] if train_memory else [])
-    make = (lambda p: torch.optim.SGD(p, lr, momentum=0.9)) if optimizer == 'sgd' else (lambda p: torch.optim.Adam(p, lr))
-    opt1, opt2 = (make(p) if p else None for p in (ad, fm))
-    hist = dict(loss_unsup=[], loss_sup=[], scale=[], curves=[]); best = (math.inf, None, 0)
+    frozen = copy.deepcopy(fmn).requires_grad_(False); M0 = fmn.memory.detach().clone()   # the untrained FMN: the anchor's reference
+    rule = group_lrs(model, normal, lr_target, device); c0 = rule['c']
+    rates = {k: (lr if lr is not None else rule[k]) for k in rule if k in ('mod1', 'mod2', 'memory') or k.startswith('adapter.')}
+    for k, v in (lrs or {}).items():
+        for g in ([g for g in rates if g.startswith('adapter.')] if k == 'adapters' else [k]):
+            if g not in rates: raise ValueError(f"lrs: unknown group {k!r} (groups: {sorted(rates)} or 'adapters')")
+            rates[g] = float(v)
+    make = (lambda p: torch.optim.SGD(p, momentum=0.9)) if optimizer == 'sgd' else (lambda p: torch.optim.Adam(p))
+    opt1, opt2 = (make(g) if g else None for g in _params(model, fmn, train_memory, rates))
+    hist = dict(loss_unsup=[], loss_sup=[], loss_anchor=[], scale=[], curves=[], val=[]); best = (-math.inf, None, 0)
+
+    def anchored(x, S):
+        "The anchor on normal images x with trained patch scores S (frozen scores from adapters off + the untrained FMN)."
+        if not anchor: return S.new_zeros(())
+        with torch.no_grad(), adapters_off(model.features): S0 = frozen(model.embed(x))[0]
+        a = anchor_loss(S, S0, c0); la.append(a.item()); return anchor * a
 
     def unsup():
-        S, s, D = fmn(model.embed(normal[_sample(len(normal), batch_size, rng)].to(device)), raw=True)
+        x = augment_normal(normal[_sample(len(normal), batch_size, rng)].to(device), rng)
+        S, s, D = fmn(model.embed(x), raw=True)
         sn, Sn = guarded(scale_guard, D, s, S); sc.append(D.mean().item())
-        return loss_unsup(sn, Sn, beta)
+        return loss_unsup(sn, Sn, beta) + anchored(x, S)
 
     def sup(grad_features):
-        x = normal[_sample(len(normal), batch_size, rng)].to(device)
+        x = augment_normal(normal[_sample(len(normal), batch_size, rng)].to(device), rng)
         if anomalous is None: xa, ma = cutpaste_batch(normal[rng.integers(len(normal), size=batch_size)], rng)
         else: i = _sample(len(anomalous[0]), batch_size, rng); xa, ma = anomalous[0][i], anomalous[1][i]
         with torch.set_grad_enabled(grad_features): P = model.embed(torch.cat([x, xa.to(device)]))
         S, s, D = fmn(P, raw=True); n = len(x)
         sn, sa, Sa = guarded(scale_guard, D[:n], s[:n], s[n:], S[n:])
-        return loss_sup(sa, sn, Sa, grid_masks(ma.to(device), fmn.grid), beta, lambda_det, lambda_seg)
+        return loss_sup(sa, sn, Sa, grid_masks(ma.to(device), fmn.grid), beta, lambda_det, lambda_seg) + anchored(x, S[:n])
 
     def step(opts, loss, log):
         for o in opts: o.zero_grad()
         loss.backward(); log.append(loss.item())
         for o in opts: o.step()
 
-    model.train()
+    def validate(e):
+        nonlocal best
+        if val is None: return
+        v = dict(epoch=e, **val_metrics(model, *val, device)); hist['val'].append(v)
+        if v[select_metric] > best[0]:
+            best = (v[select_metric], {k: t.detach().clone() for k, t in model.state_dict().items() if not k.startswith('features.body.')}, e)
+
+    model.eval(); validate(0); model.train()
     for e in range(1, epochs + 1):
-        sc, l1, l2 = [], [], []
+        sc, l1, l2, la = [], [], [], []
         if schedule in ('iterative', 'adapters') and opt1:
             for _ in range(steps): step([opt1], unsup(), l1)
         if schedule in ('iterative', 'fmn'):
             for _ in range(steps): step([opt2], sup(False), l2)
         if schedule == 'joint':
             for _ in range(steps): step([o for o in (opt1, opt2) if o], unsup() + sup(True), l1)
-        hist['loss_unsup'].append(float(np.mean(l1)) if l1 else None); hist['loss_sup'].append(float(np.mean(l2)) if l2 else None)
-        hist['scale'].append(float(np.mean(sc)) if sc else None)
+        for k, v in (('loss_unsup', l1), ('loss_sup', l2), ('loss_anchor', la), ('scale', sc)): hist[k].append(float(np.mean(v)) if v else None)
         model.eval()
         if on_epoch: hist['curves'].append({'epoch': e, **on_epoch(model, e)})
-        if val is not None and (v := _val_loss(model, val.to(device), beta, scale_guard)) < best[0]:
-            best = (v, {k: t.detach().clone() for k, t in model.state_dict().items() if not k.startswith('features.body.')}, e)
-        model.train()
+        validate(e); model.train()
+    rel = lambda: float((fmn.memory.detach() - M0).norm() / M0.norm()); last_change = rel()
     if best[1] is not None: model.load_state_dict({**model.state_dict(), **best[1]})
     model.eval()
-    return dict(**info, **hist, epochs=epochs, steps=steps, schedule=schedule, selected_epoch=best[2] or epochs,
+    return dict(**info, **hist, epochs=epochs, steps=steps, schedule=schedule, selected_epoch=best[2] if val is not None else epochs,
+                lrs=rates, lr_rule=rule, memory_rel_change=rel(), memory_rel_change_last=last_change,
                 train_s=time.perf_counter() - t0)
 
 # %% ../nbs/14_dfm.ipynb #6a80ba6c

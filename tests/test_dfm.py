@@ -87,7 +87,7 @@ def test_test_split_guard_refuses():
 def test_select_on_validation_images_keeps_the_chosen_epoch():
     m = DFM(weights='random', memory_size=16); x = _x(4, 32, seed=0)
     h = fit_dfm(m, x[:2], epochs=2, steps=1, batch_size=2, select_on=x[2:])
-    assert h['selected_epoch'] in (1, 2)
+    assert h['selected_epoch'] in (0, 1, 2) and [v['epoch'] for v in h['val']] == [0, 1, 2]   # epoch 0 = untrained is a candidate
 
 def test_per_image_task_routing_on_two_toy_tasks():
     cm = ContinualDFM()
@@ -105,6 +105,7 @@ def test_save_load_roundtrip(fitted, tmp_path):
     torch.testing.assert_close(m2(x)['map'], fitted(x)['map'].detach())
     with torch.no_grad(): fitted.fmn.mod2.bias.sub_(.25)
 
+@pytest.mark.slow   # ~9 s on one core (CLIP ViT-B/16 at 224 px)
 def test_vit_path_end_to_end_with_random_weights():
     "The paper's setting at tiny size: CLIP ViT-B/16 (random init), 224 px, block 6 tokens, adapters after blocks 5 and 6."
     m = DFM('clip_vitb16', layers=(6,), weights='random', img_size=224, memory_size=20, patch_size=1)

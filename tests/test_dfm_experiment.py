@@ -15,7 +15,7 @@ def test_profiles_resolve_before_the_kernel():
     ci, name = resolve_params(NB, {})
     assert name == 'ci' and (ci['image_size'], ci['epochs'], ci['steps'], ci['setting']) == (128, 2, 2, 'fewshot')
     paper, name = resolve_params(NB, dict(dataset='mvtec_ad'))
-    assert name == 'paper' and (paper['image_size'], paper['epochs'], paper['steps'], paper['memory_size']) == (256, 5, 10, 196)
+    assert name == 'paper' and (paper['image_size'], paper['epochs'], paper['steps'], paper['memory_size']) == (256, 6, 5, 196)
 
 @pytest.mark.parametrize('name,value,msg', [
     ('setting', 'zeroshot', "parameter setting must be one of fewshot | continual | supervised (got 'zeroshot')"),
@@ -27,6 +27,7 @@ def test_bad_parameter_refused_before_the_kernel(tmp_path, name, value, msg):
     assert e.value.code == f'adnb: {msg}'
     assert not (tmp_path/'rep').exists()
 
+@pytest.mark.slow   # ~12 s on one core
 def test_fewshot_rows_per_shot_and_method(tmp_path):
     r, out = _run(tmp_path, setting='fewshot', category='puck', shots=[1, 2], seeds=[0])
     rows = r['results']
@@ -35,6 +36,7 @@ def test_fewshot_rows_per_shot_and_method(tmp_path):
     assert all(x['train_s'] > 0 for x in rows if x['method'] == 'dfm')
     assert 'image scores, patchcore' in (out/'dfm.ipynb').read_text()     # the KDE of both methods is in the report
 
+@pytest.mark.slow   # ~12 s on one core
 def test_continual_routing_and_forgetting(tmp_path):
     r, _ = _run(tmp_path, setting='continual', category='brick,puck')
     rows = r['results']; per_task = [x for x in rows if x['task'] != 'mean']
@@ -48,12 +50,13 @@ def test_continual_routing_and_forgetting(tmp_path):
     assert M[1][0] != M[1][0]                                            # task 1 not seen at step 0: NaN
     assert fm['image_auroc'] == pytest.approx(M[0][0] - M[0][1])         # FM over one earlier task, by hand
 
+@pytest.mark.slow   # ~12 s on one core
 def test_supervised_curves_per_epoch(tmp_path):
     r, _ = _run(tmp_path, setting='supervised', category='puck', n_anomalies=3, epochs=2)
     rows = r['results']
     assert [(x['method'], x['anomalies']) for x in rows] == [('patchcore', 'none'), ('dfm', 'real'), ('dfm', 'cutpaste')]
     assert [(c['anomalies'], c['epoch']) for c in r['curves']] == [(a, e) for a in ('real', 'cutpaste') for e in (0, 1, 2)]
-    assert rows[1]['image_auroc'] == r['curves'][2]['image_auroc']        # the reported model is the last epoch's
+    assert rows[1]['image_auroc'] == r['curves'][rows[1]['epoch']]['image_auroc']   # the reported model is the validation-selected epoch's
     assert r['data_checks']['embedded:puck']['n_test_anomalous'] == 9 and rows[0]['n_test'] == 6 + 9 - 3   # 3 anomalies moved to training
 
 @pytest.mark.slow
