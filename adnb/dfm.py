@@ -22,12 +22,12 @@ from .datasets import read_image, read_mask, transform, cutpaste
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['MODULATE', 'SCHEDULES', 'IdentityLinear', 'LinearAdapter', 'insert_adapters', 'adapters_off', 'Diagonal', 'Local3x3',
-           'modulate_layers', 'fan_in', 'FMN', 'default_adapters', 'DFM', 'frozen_embeddings', 'coreset_bank',
-           'init_memory', 'loss_det', 'loss_seg', 'loss_sup', 'loss_unsup', 'guarded', 'relative_lr', 'group_lrs',
-           'anchor_loss', 'augment_normal', 'load_images', 'grid_masks', 'cutpaste_batch', 'validation_set',
-           'val_metrics', 'OnTestSplitError', 'refuse_test', 'calibrate_threshold', 'fit_dfm', 'task_keys',
-           'ContinualDFM']
+__all__ = ['MODULATE', 'SCHEDULES', 'IdentityLinear', 'LinearAdapter', 'AdapterHook', 'insert_adapters', 'adapters_off',
+           'Diagonal', 'Local3x3', 'modulate_layers', 'fan_in', 'FMN', 'default_adapters', 'DFM', 'frozen_embeddings',
+           'coreset_bank', 'init_memory', 'loss_det', 'loss_seg', 'loss_sup', 'loss_unsup', 'guarded', 'relative_lr',
+           'group_lrs', 'anchor_loss', 'augment_normal', 'load_images', 'grid_masks', 'cutpaste_batch',
+           'validation_set', 'val_metrics', 'OnTestSplitError', 'refuse_test', 'calibrate_threshold', 'fit_dfm',
+           'task_keys', 'ContinualDFM']
 
 # %% ../nbs/14_dfm.ipynb #d73eca28
 class IdentityLinear(nn.Linear):
@@ -53,6 +53,11 @@ def _stage(fe:FeatureExtractor, w)->tuple[nn.Module, int]:
     except (AttributeError, TypeError): raise BackboneError(f"no stage {w!r} in {fe.name}") from None
     return mod, fe.channels.get(w) or [m for m in mod.modules() if isinstance(m, nn.Conv2d)][-1].out_channels
 
+class AdapterHook:
+    "Forward hook applying `ad` to a stage's output; an object, not a closure, so `copy.deepcopy` of a model rebinds it to the copy's adapter."
+    def __init__(self, ad:LinearAdapter, channels_last:bool): self.ad, self.channels_last = ad, channels_last
+    def __call__(self, m, i, o): return self.ad(o, channels_last=self.channels_last)
+
 def insert_adapters(fe:FeatureExtractor, # extractor to modify in place
                     where:tuple          # ViT: 1-based blocks (paper: 5, 6); CNN: stage names
                    )->FeatureExtractor:
@@ -61,7 +66,7 @@ def insert_adapters(fe:FeatureExtractor, # extractor to modify in place
     for w in where:
         mod, dim = _stage(fe, w)
         ad = LinearAdapter(dim); fe.adapters[f'a{w}'.replace('.', '_')] = ad
-        mod.register_forward_hook(lambda m, i, o, ad=ad: ad(o, channels_last=vit))
+        mod.register_forward_hook(AdapterHook(ad, vit))
     return fe
 
 @contextmanager

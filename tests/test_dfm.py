@@ -113,3 +113,12 @@ def test_vit_path_end_to_end_with_random_weights():
     x = _x(1, 224); h = fit_dfm(m, x, epochs=1, steps=1, batch_size=1)
     out = m(x)
     assert h['grid'] == (14, 14) and m.fmn.memory.shape == (20, 768) and out['patch_scores'].shape == (1, 14, 14) and out['map'].shape == (1, 224, 224)
+
+def test_deepcopy_owns_its_adapters():
+    "copy.deepcopy (the experiment's baseline copies, ablation variants) rebinds the adapter hooks: training a copy leaves the original as it was."
+    import copy
+    torch.manual_seed(0); m = DFM(weights='random', memory_size=16); x = _x(2, 32); init_memory(m, x)
+    m2 = copy.deepcopy(m); y = m(x)['map'].detach().clone()
+    with torch.no_grad(): m2.features.adapters['ablocks_4'].lin.weight.mul_(2)
+    torch.testing.assert_close(m(x)['map'].detach(), y)
+    assert not torch.allclose(m2(x)['map'].detach(), y)
