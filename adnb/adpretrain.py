@@ -20,11 +20,10 @@ from .datasets import Record, read_image, read_mask, transform, mask_in_view, cu
 from .metrics import gaussian_blur
 
 # %% auto #0
-__all__ = ['MAX_EXP', 'nearest_reference', 'residual', 'head_count', 'SEGate', 'Projector', 'projector_cost', 'angle_loss',
-           'pseudo_huber', 'norm_loss', 'level_loss', 'LeakError', 'check_pretrain_categories',
+__all__ = ['nearest_reference', 'residual', 'head_count', 'SEGate', 'Projector', 'projector_cost', 'angle_loss', 'pseudo_huber',
+           'code_norm', 'norm_loss_per_feature', 'norm_loss', 'level_loss', 'LeakError', 'check_pretrain_categories',
            'check_selection_records', 'ADPretrain', 'pretrain_items', 'load_view', 'synthesize', 'grid_labels',
-           'augment_view', 'compute_centers', 'pretrain', 'validation_loss', 'ResidualFeatures', 'with_features',
-           'FeatureNorm']
+           'augment_view', 'compute_stats', 'val_split', 'pretrain', 'ResidualFeatures', 'with_features', 'FeatureNorm']
 
 # %% ../nbs/17_adpretrain.ipynb #ffc464d2
 def nearest_reference(x:torch.Tensor,    # (N, C) query features
@@ -119,30 +118,42 @@ def pseudo_huber(z:torch.Tensor)->torch.Tensor:
     "Feature norm √(‖z‖² + 1) − 1 over the last axis (paper)."
     return torch.sqrt((z ** 2).sum(-1) + 1) - 1
 
-MAX_EXP = 30.   # cap on d in the weight e^d (float64 maths): Lite0 residual norms reach ~145 at initialisation, e^145 overflows
+def code_norm(z:torch.Tensor)->torch.Tensor:
+    "Compressed feature norm √(‖z‖ + 1) − 1 over the last axis (released code)."
+    return torch.sqrt(torch.linalg.vector_norm(z, dim=-1) + 1) - 1
 
 def _con(d, detach=False):
-    "−logsig(−d)·e^d = softplus(d)·e^d in float64, the exponent capped at MAX_EXP."
-    d = d.double(); e = torch.exp(d.clamp(max=MAX_EXP))
+    "−logsig(−d)·e^d = softplus(d)·e^d (eqs. 3, 5); `detach`: the weight e^d carries no gradient (released code)."
+    e = torch.exp(d)
     return F.softplus(d) * (e.detach() if detach else e)
+
+def norm_loss_per_feature(z:torch.Tensor, m:torch.Tensor, r:float=0.4, margin:float=0.75)->torch.Tensor:
+    "Eq. 6 per feature (paper), shape (N,): normal features against r, anomalous ones inside r + Δr pushed out."
+    m = m.bool(); n = pseudo_huber(z.float())
+    return torch.where(m, torch.where(n <= r + margin, _con(r + margin - n), n.new_zeros(())), _con(n - r))
 
 def norm_loss(z:torch.Tensor,   # (N, C) features
               m:torch.Tensor,   # (N,) labels, 1 = anomalous
               r:float=0.4, margin:float=0.75,
-              variant:str='paper' # 'paper' (eqs. 3-6) | 'code' (released code)
-             )->torch.Tensor:
-    "Eq. 6 per feature, shape (N,)."
+              variant:str='paper', # 'paper' (eqs. 3-6, mean over N) | 'code' (released code: each hinge over its active subset)
+              parts:bool=False)->torch.Tensor|dict:
+    "The norm loss (a scalar); `parts=True`: a dict of its terms (`normal`, `normal_low`, `anomalous`), `radius`, active counts."
     m = m.bool()
     if variant == 'paper':
-        n = pseudo_huber(z.double())
-        return torch.where(m, torch.where(n <= r + margin, _con(r + margin - n), n.new_zeros(())), _con(n - r))
-    if variant != 'code': raise ValueError(f"variant must be 'paper' or 'code', got {variant!r}")
-    n = torch.sqrt(torch.linalg.vector_norm(z.double(), dim=-1) + 1) - 1
-    if m.any(): r = min(0.9 * float(n[m].detach().min()), r)
-    zero = n.new_zeros(())
-    lo = torch.where(n < 0.99 * r, _con(0.99 * r - n, True), zero)
-    normal = torch.where(n > r, _con(n - r, True), lo)
-    return torch.where(m, torch.where(n <= r + margin, _con(r + margin - n, True), zero), normal)
+        L = norm_loss_per_feature(z, m, r, margin); N = max(len(L), 1)
+        n = pseudo_huber(z.float()); act = m & (n <= r + margin)
+        out = dict(normal=L[~m].sum() / N, normal_low=L.new_zeros(()), anomalous=L[m].sum() / N, radius=r,
+                   n_normal=int((~m).sum()), n_normal_low=0, n_anomalous=int(act.sum()))
+    elif variant == 'code':
+        n = code_norm(z.float())
+        if m.any(): r = min(0.9 * float(n[m].detach().min()), r)
+        hi, lo, ab = ~m & (n > r), ~m & (n < 0.99 * r), m & (n <= r + margin)
+        mean = lambda d, s: _con(d[s], True).mean() if s.any() else n.new_zeros(())
+        out = dict(normal=mean(n - r, hi), normal_low=mean(0.99 * r - n, lo), anomalous=mean(r + margin - n, ab), radius=r,
+                   n_normal=int(hi.sum()), n_normal_low=int(lo.sum()), n_anomalous=int(ab.sum()))
+    else: raise ValueError(f"variant must be 'paper' or 'code', got {variant!r}")
+    total = out['normal'] + out['normal_low'] + out['anomalous']
+    return dict(out, total=total) if parts else total
 
 # %% ../nbs/17_adpretrain.ipynb #963b4ca3
 def level_loss(z1, z2, m, c=None, tau:float=0.15, lam:float=1., r:float=0.4, margin:float=0.75,
@@ -153,8 +164,8 @@ def level_loss(z1, z2, m, c=None, tau:float=0.15, lam:float=1., r:float=0.4, mar
         i = torch.randperm(len(z1), generator=generator)[:max_anchors].to(z1.device); a1, a2, am = z1[i], z2[i], m[i]
     ang = angle_loss(a1, a2, am, c, tau, 'view1' if variant == 'paper' else 'both')
     ang = ang.mean() if len(ang) else z1.new_zeros(())
-    if variant == 'paper': return 0.5 * lam * ang + norm_loss(torch.cat([z1, z2]), torch.cat([m, m]), r, margin).mean()
-    return lam * ang + norm_loss(z1, m, r, margin, 'code').mean() + norm_loss(z2, m, r, margin, 'code').mean()
+    if variant == 'paper': return 0.5 * lam * ang + norm_loss(torch.cat([z1, z2]), torch.cat([m, m]), r, margin)
+    return lam * ang + norm_loss(z1, m, r, margin, 'code') + norm_loss(z2, m, r, margin, 'code')
 
 # %% ../nbs/17_adpretrain.ipynb #7f47b06f
 class LeakError(ValueError):
@@ -183,7 +194,7 @@ def check_selection_records(records:list)->list:
 def _key(layer)->str: return str(layer).replace('.', '_')
 
 class ADPretrain(nn.Module):
-    "Frozen backbone + per-level learnable key/value-attention projectors over residual features."
+    "Frozen backbone + per-level learnable key/value-attention projectors over (scaled) residual features."
     def __init__(self, backbone:str='efficientnet_lite0', layers=('blocks.2', 'blocks.4'), weights='auto',
                  img_size:int|None=None,   # ViT: size the position embeddings are built for (paper: 224)
                  n_ref:int=2048,           # N_r
@@ -199,19 +210,25 @@ class ADPretrain(nn.Module):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.projectors = nn.ModuleDict({_key(l): Projector(C, n_ref, se=se) for l, C in self.features.channels.items()})
-        for l, C in self.features.channels.items(): self.register_buffer(f'center_{_key(l)}', torch.zeros(C))
+        for l, C in self.features.channels.items():
+            self.register_buffer(f'center_{_key(l)}', torch.zeros(C)); self.register_buffer(f'scale_{_key(l)}', torch.ones(()))
         self.metric = metric
 
     def center(self, l)->torch.Tensor: return getattr(self, f'center_{_key(l)}')
+    def scale(self, l)->torch.Tensor: return getattr(self, f'scale_{_key(l)}')
 
     @torch.no_grad()
     def reference_features(self, refs:torch.Tensor)->dict:
         "Backbone features of K reference images (K, 3, H, W), per level."
         return dict(self.features(refs))
 
+    def level_residual(self, l, f:torch.Tensor, ref:torch.Tensor)->torch.Tensor:
+        "Scaled residual of one level: (f − f*) / s_l."
+        return residual(f, ref, self.metric) / self.scale(l)
+
     def residuals(self, feats:dict, ref_feats:dict)->dict:
-        "Residual maps per level (B, C, h, w)."
-        return {l: residual(feats[l], ref_feats[l], self.metric) for l in self.levels}
+        "Scaled residual maps per level (B, C, h, w)."
+        return {l: self.level_residual(l, feats[l], ref_feats[l]) for l in self.levels}
 
     def project(self, res:dict)->dict:
         "Projector outputs per level, same shapes as the residual maps."
@@ -222,7 +239,7 @@ class ADPretrain(nn.Module):
         return out
 
     def embed(self, x:torch.Tensor, ref_feats:dict, project:bool=True)->dict:
-        "Projected (or, `project=False`, raw) residual features of images x against the reference features."
+        "Projected (or, `project=False`, the scaled raw) residual features of images x against the reference features."
         with torch.no_grad(): f = self.features(x)
         r = self.residuals(f, ref_feats)
         return self.project(r) if project else r
@@ -282,9 +299,9 @@ def _bf16(device)->bool: return str(device).startswith('cuda') and torch.cuda.is
 
 class _Data:
     "Cached views of the pretraining images and backbone features of the normal ones (the reference pool)."
-    def __init__(self, model, items, size, crop, device, batch_size):
+    def __init__(self, model, items, size, crop, device, batch_size, extra=()):
         self.size, self.crop, self.views = size, crop, {}
-        for it in items:
+        for it in list(items) + list(extra):
             if it['rec'].image not in self.views: self.views[it['rec'].image] = load_view(it['rec'], size, crop)
         self.pool = {}                                            # category -> (paths, {level: (n, C, h, w)})
         normal = [it['rec'] for it in items if it['kind'] == 'normal']
@@ -301,15 +318,17 @@ class _Data:
         return {l: f[idx] for l, f in feats.items()}
 
 @torch.no_grad()
-def compute_centers(model, data:_Data, k:int=8, seed:int=0)->dict:
-    "Mean normal residual per level over the reference pool (each image against k other normal images)."
-    rng = np.random.default_rng(seed); sums = {l: 0. for l in model.levels}; n = {l: 0 for l in model.levels}
+def compute_stats(model, data:_Data, k:int=8, seed:int=0, scale:str='median')->tuple[dict, dict]:
+    "Per level: scale (median norm of the normal residuals, `scale='median'`; 1 for 'none') and centre (mean of the scaled residuals)."
+    if scale not in ('median', 'none'): raise ValueError(f"scale must be 'median' (ours) or 'none', got {scale!r}")
+    rng = np.random.default_rng(seed); res = {l: [] for l in model.levels}
     for c, (paths, feats) in data.pool.items():
         for i, p in enumerate(paths):
             rf = data.refs(Record(p, c, 'train', 0), k, rng)
-            for l in model.levels:
-                r = residual(feats[l][i:i+1], rf[l], model.metric); sums[l] = sums[l] + r.sum((0, 2, 3)); n[l] += r[0, 0].numel()
-    return {l: sums[l] / n[l] for l in model.levels}
+            for l in model.levels: res[l].append(residual(feats[l][i:i+1], rf[l], model.metric).flatten(2)[0].T)
+    res = {l: torch.cat(v) for l, v in res.items()}
+    sc = {l: (r.norm(dim=1).median() if scale == 'median' else r.new_ones(())) for l, r in res.items()}
+    return sc, {l: (res[l] / sc[l]).mean(0) for l in model.levels}
 
 # %% ../nbs/17_adpretrain.ipynb #b7c34221
 def _batch(model, data, batch, rng, shots, device, label_frac):
@@ -324,57 +343,120 @@ def _batch(model, data, batch, rng, shots, device, label_frac):
     x1 = torch.stack(xs); x2 = augment_view(x1)
     return x1.to(device), x2.to(device), ms, refs, k
 
-def _step_loss(model, x1, x2, ms, refs, variant, tau, lam, max_anchors, gen, label_frac):
-    "Eq. 7 summed over levels for one batch."
-    with torch.no_grad(): f1, f2 = model.features(x1), model.features(x2)
+def _level_tokens(model, l, f1, f2, ms, refs, label_frac, project=True):
+    "Scaled residuals of both views of one level, projected (or not), as tokens (B·hw, C) each, and their labels."
+    B = len(f1[l])
+    r1 = torch.cat([model.level_residual(l, f1[l][b:b+1], refs[b][l]) for b in range(B)])
+    r2 = torch.cat([model.level_residual(l, f2[l][b:b+1], refs[b][l]) for b in range(B)])
+    r = torch.cat([r1, r2]); z = (model.project({l: r})[l] if project else r).flatten(2).transpose(1, 2)   # (2B, hw, C)
+    C, grid = z.shape[2], tuple(f1[l].shape[-2:])
+    m = torch.cat([grid_labels(mk, grid, label_frac) for mk in ms]).to(z.device)
+    return z[:B].reshape(-1, C).float(), z[B:].reshape(-1, C).float(), m
+
+def _step_loss(model, x1, x2, ms, refs, variant, tau, lam, max_anchors, gen, label_frac, feats=None):
+    "Eq. 7 summed over levels for one batch (`feats`: backbone features of both views, if already computed)."
+    if feats is None:
+        with torch.no_grad(): feats = (model.features(x1), model.features(x2))
     total = 0.
     for l in model.levels:
-        r1 = torch.cat([residual(f1[l][b:b+1], refs[b][l], model.metric) for b in range(len(x1))])
-        r2 = torch.cat([residual(f2[l][b:b+1], refs[b][l], model.metric) for b in range(len(x1))])
-        z = model.project({l: torch.cat([r1, r2])})[l].flatten(2).transpose(1, 2)      # (2B, hw, C)
-        B, hw, C = len(x1), z.shape[1], z.shape[2]; grid = tuple(f1[l].shape[-2:])
-        m = torch.cat([grid_labels(mk, grid, label_frac) for mk in ms]).to(z.device)
-        z1, z2 = z[:B].reshape(-1, C).float(), z[B:].reshape(-1, C).float()
+        z1, z2, m = _level_tokens(model, l, *feats, ms, refs, label_frac)
         total = total + level_loss(z1, z2, m, model.center(l), tau, lam, variant=variant, max_anchors=max_anchors, generator=gen)
     return total
 
 # %% ../nbs/17_adpretrain.ipynb #65fdf58a
+def _auc(s:np.ndarray, y:np.ndarray)->float:
+    "AUROC by ranks (ties averaged); nan without both labels."
+    from scipy.stats import rankdata
+    n1 = int(y.sum()); n0 = len(y) - n1
+    if n0 == 0 or n1 == 0: return float('nan')
+    return float((rankdata(s)[y == 1].sum() - n1 * (n1 + 1) / 2) / (n0 * n1))
+
+class _Val:
+    "A fixed validation set: its batches (views, labels, references, backbone features) are drawn once."
+    def __init__(self, model, data, vitems, shots, device, label_frac, seed, batch_size=32):
+        rng = np.random.default_rng(seed + 1); self.batches = []
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed + 1)
+            for s in range(0, len(vitems), batch_size):
+                x1, x2, ms, refs, _ = _batch(model, data, vitems[s:s+batch_size], rng, shots, device, label_frac)
+                with torch.no_grad(): feats = (model.features(x1), model.features(x2))
+                self.batches.append((x1, x2, ms, refs, feats))
+        self.label_frac = label_frac
+
+    @torch.no_grad()
+    def evaluate(self, model, variant, tau, lam, max_anchors, seed, project=True)->dict:
+        "Validation loss and norm-AUROC (view 1, per level, mean over levels) of the current projectors."
+        was = model.projectors.training; model.projectors.eval(); losses, sc = [], {l: ([], []) for l in model.levels}
+        gen = torch.Generator().manual_seed(seed + 1)
+        for x1, x2, ms, refs, feats in self.batches:
+            if project: losses.append(float(_step_loss(model, x1, x2, ms, refs, variant, tau, lam, max_anchors, gen, self.label_frac, feats)))
+            for l in model.levels:
+                z1, _, m = _level_tokens(model, l, *feats, ms, refs, self.label_frac, project)
+                sc[l][0].append(z1.norm(dim=1).cpu().numpy()); sc[l][1].append(m.cpu().numpy())
+        model.projectors.train(was)
+        aucs = {l: _auc(np.concatenate(s), np.concatenate(y)) for l, (s, y) in sc.items()}
+        return dict(val_loss=float(np.mean(losses)) if losses else None, val_auroc=float(np.nanmean(list(aucs.values()))),
+                    val_auroc_levels=aucs)
+
+def val_split(records:list, frac:float=0.2, seed:int=0)->tuple[list, list]:
+    "Hold out `frac` of each category's normal training images (≥ 1 when it has ≥ 2): (kept records, held-out normals)."
+    rng = np.random.default_rng(seed); out, held = [], []
+    normal = sorted((r for r in records if r.split == 'train' and r.label == 0), key=lambda r: (r.category, r.image))
+    for c in sorted({r.category for r in normal}):
+        rs = [r for r in normal if r.category == c]
+        n = min(len(rs) - 1, max(1, round(frac * len(rs)))) if frac > 0 and len(rs) >= 2 else 0
+        held += [rs[i] for i in sorted(rng.permutation(len(rs))[:n])]
+    hs = {r.image for r in held}
+    return [r for r in records if r.image not in hs], held
+
+# %% ../nbs/17_adpretrain.ipynb #a41b0001
 def pretrain(model:ADPretrain,
              records:list,              # pretraining records (several categories; none may be the evaluation one)
              eval_category=None,        # category (or list) the model will be evaluated on: the leak guard
-             epochs:int=10, batch_size:int=32, lr:float=1e-4, weight_decay:float=0., milestones=(),
+             epochs:int=10, batch_size:int=32, lr:float=1e-4,
+             weight_decay:float=0.,     # released code: 5e-4
+             milestones=(),             # epochs at which lr ×0.1 (released code: 7, 9 of 10)
              shots=(1, 4, 8),           # K drawn per batch
              synthetic=('cutpaste', 'perlin'),
              image_size=256, crop=224,
              tau:float=0.15, lam:float=1.,
              variant:str='paper',       # losses: 'paper' | 'code'
+             scale:str='median',        # 'median': residuals / median normal residual norm of the pool (ours) | 'none'
+             val_frac:float=0.2,        # normal images held out per category for validation (0: none)
              max_anchors:int|None=None, # subsample anchor positions per level for the angle term (CPU memory)
              label_frac:float=32/196,
-             keep:str='last',           # 'last' (paper) | 'best_val' (lowest loss on val_records)
-             val_records:list|None=None,
+             keep:str='last',           # 'last' (paper) | 'best_val' (lowest validation loss)
+             val_records:list|None=None,# a validation split instead of the held-out one (never a test split)
              seed:int=42, device='cpu', max_steps:int|None=None, progress:bool=True, log=print)->dict:
-    "Train the projectors on residual features of the pretraining set; returns the history (loss per epoch, timings)."
+    "Train the projectors on scaled residual features of the pretraining set; returns the history (per epoch: loss, validation loss and norm-AUROC)."
     cats = sorted({r.category for r in records})
     if eval_category is not None: check_pretrain_categories(cats, eval_category)
     if keep not in ('last', 'best_val'): raise ValueError(f"keep must be 'last' or 'best_val', got {keep!r}")
-    if keep == 'best_val':
-        if not val_records: raise ValueError("keep='best_val' needs val_records (a validation split of the pretraining categories)")
+    if val_records:
         check_selection_records(val_records)
         if eval_category is not None: check_pretrain_categories(sorted({r.category for r in val_records}), eval_category)
     if variant not in ('paper', 'code'): raise ValueError(f"variant must be 'paper' or 'code', got {variant!r}")
-    items = pretrain_items(records, synthetic)
+    if scale not in ('median', 'none'): raise ValueError(f"scale must be 'median' (ours) or 'none', got {scale!r}")
+    train_recs, held = (records, []) if val_records else val_split(records, val_frac, seed)
+    items = pretrain_items(train_recs, synthetic)
+    vitems = ([dict(rec=r, kind='real' if r.label else 'normal') for r in val_records] if val_records else
+              [dict(rec=r, kind='normal') for r in held] + [dict(rec=r, kind=synthetic[i % len(synthetic)]) for i, r in enumerate(held) if synthetic])
+    if keep == 'best_val' and not vitems: raise ValueError("keep='best_val' needs a validation split: val_frac > 0 or val_records")
     model.to(device); t0 = time.perf_counter()
     with torch.random.fork_rng(devices=[torch.cuda.current_device()] if str(device).startswith('cuda') else []):
         torch.manual_seed(seed); rng = np.random.default_rng(seed); gen = torch.Generator().manual_seed(seed)
-        data = _Data(model, items, image_size, crop, device, batch_size); data.textures = texture_images(size=data.views[items[0]['rec'].image][0].shape[-1])
-        for l, c in compute_centers(model, data, seed=seed).items(): model.center(l).copy_(c)
-        val = None
-        if keep == 'best_val':
-            val = _Data(model, pretrain_items(val_records + [i['rec'] for i in items if i['kind'] == 'normal'], ()), image_size, crop, device, batch_size)
-            val.textures = data.textures; vitems = [dict(rec=r, kind='real' if r.label else 'normal') for r in val_records]
+        data = _Data(model, items, image_size, crop, device, batch_size, extra=vitems); data.textures = texture_images(size=data.views[items[0]['rec'].image][0].shape[-1])
+        sc, ce = compute_stats(model, data, seed=seed, scale=scale)
+        for l in model.levels: model.scale(l).copy_(sc[l]); model.center(l).copy_(ce[l])
+        val = _Val(model, data, vitems, shots, device, label_frac, seed) if vitems else None
+        ev = lambda: val.evaluate(model, variant, tau, lam, max_anchors, seed) if val is not None else {}
+        h0 = dict(epoch=0, loss=None, steps=0, s=time.perf_counter() - t0, **ev())
+        if val is not None: h0['val_auroc_residual'] = val.evaluate(model, variant, tau, lam, max_anchors, seed, project=False)['val_auroc']
         opt = torch.optim.Adam(model.projectors.parameters(), lr=lr, weight_decay=weight_decay)
         sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(milestones), 0.1)
-        hist, best, steps, n_img = [], (math.inf, None), 0, 0
+        snap = lambda: {k: v.detach().clone() for k, v in model.projectors.state_dict().items()}
+        hist, best, steps, n_img = [h0], (h0.get('val_loss') or math.inf, snap() if keep == 'best_val' else None), 0, 0
+        if log and progress and val is not None: log(f"epoch 0: val loss {h0['val_loss']:.4f}, val norm-AUROC {h0['val_auroc']:.4f} (residual {h0['val_auroc_residual']:.4f})")
         for ep in range(epochs):
             model.projectors.train(); order = rng.permutation(len(items)); losses = []
             for s in range(0, len(items), batch_size):
@@ -383,32 +465,23 @@ def pretrain(model:ADPretrain,
                 if not any(it['kind'] != 'normal' for it in batch): continue          # no anomalous image: skipped
                 with torch.autocast('cuda', torch.bfloat16, enabled=_bf16(device)):
                     loss = _step_loss(model, x1, x2, ms, refs, variant, tau, lam, max_anchors, gen, label_frac)
+                if not torch.isfinite(loss): raise FloatingPointError(f"pretraining loss is {loss.item()} at step {steps + 1}: the features are "
+                                                                      "outside the loss's regime (scale='median' brings them there)")
                 opt.zero_grad(); loss.backward(); opt.step(); losses.append(loss.item()); steps += 1; n_img += len(batch)
                 if max_steps and steps >= max_steps: break
             sched.step()
-            rec = dict(epoch=ep + 1, loss=float(np.mean(losses)) if losses else None, steps=len(losses), s=time.perf_counter() - t0)
-            if val is not None:
-                rec['val_loss'] = validation_loss(model, val, vitems, shots, device, variant, tau, lam, max_anchors, label_frac, seed)
-                if rec['val_loss'] < best[0]: best = (rec['val_loss'], {k: v.detach().clone() for k, v in model.projectors.state_dict().items()})
+            rec = dict(epoch=ep + 1, loss=float(np.mean(losses)) if losses else None, steps=len(losses), s=time.perf_counter() - t0, lr=opt.param_groups[0]['lr'], **ev())
+            if val is not None and rec['val_loss'] < best[0]: best = (rec['val_loss'], snap())
             hist.append(rec)
-            if log and progress: log(f"epoch {ep + 1}/{epochs}: loss {rec['loss']}" + (f", val {rec['val_loss']:.4f}" if val is not None else '') + f", {rec['s']:.1f} s")
+            if log and progress: log(f"epoch {ep + 1}/{epochs}: loss {rec['loss']}" + (f", val loss {rec['val_loss']:.4f}, val norm-AUROC {rec['val_auroc']:.4f}" if val is not None else '') + f", {rec['s']:.1f} s")
             if max_steps and steps >= max_steps: break
-        if best[1] is not None: model.projectors.load_state_dict(best[1])
+        if keep == 'best_val' and best[1] is not None: model.projectors.load_state_dict(best[1])
     model.eval()
-    model.meta.update(pretrain_categories=cats, epochs=len(hist), history=hist, variant=variant, keep=keep, n_items=len(items),
-                      synthetic=list(synthetic), shots=list(shots), seed=seed)
-    return dict(history=hist, pretrain_s=time.perf_counter() - t0, steps=steps, images=n_img, n_items=len(items), categories=cats)
-
-@torch.no_grad()
-def validation_loss(model, val, vitems, shots, device, variant, tau, lam, max_anchors, label_frac, seed)->float:
-    "Mean eq. 7 loss on validation items (fixed seed: the same views and references every epoch)."
-    model.eval(); rng = np.random.default_rng(seed + 1); gen = torch.Generator().manual_seed(seed + 1); out = []
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed + 1)
-        for s in range(0, len(vitems), 32):
-            x1, x2, ms, refs, _ = _batch(model, val, vitems[s:s+32], rng, shots, device, label_frac)
-            out.append(float(_step_loss(model, x1, x2, ms, refs, variant, tau, lam, max_anchors, gen, label_frac)))
-    model.projectors.train(); return float(np.mean(out))
+    model.meta.update(pretrain_categories=cats, epochs=len(hist) - 1, history=hist, variant=variant, keep=keep, n_items=len(items),
+                      synthetic=list(synthetic), shots=list(shots), seed=seed, scale=scale, scales={l: float(sc[l]) for l in model.levels},
+                      val_images=[r.image for r in held], lr=lr, weight_decay=weight_decay, milestones=list(milestones), steps=steps)
+    return dict(history=hist, pretrain_s=time.perf_counter() - t0, steps=steps, images=n_img, n_items=len(items), categories=cats,
+                scales=model.meta['scales'], n_val=len(vitems))
 
 # %% ../nbs/17_adpretrain.ipynb #74223e7a
 class ResidualFeatures(nn.Module):
@@ -463,7 +536,7 @@ class FeatureNorm(nn.Module):
 
 # %% ../nbs/17_adpretrain.ipynb #ddccc0cd
 def _save(self, path)->Path:
-    "Write projectors + centres, config, meta (pretraining categories, history) and the backbone weights identity."
+    "Write projectors + centres + feature scales, config, meta (pretraining categories, history) and the backbone weights identity."
     sd = {k: v for k, v in self.state_dict().items() if not k.startswith('features.')}
     return save_checkpoint(path, sd, {**self.config, 'meta': self.meta}, self.features.weights_id)
 
@@ -475,7 +548,7 @@ def _load(cls, path, weights=None, **kw)->ADPretrain:
     meta = config.pop('meta', {})
     m = cls(**{**config, **kw}, weights=weights or weights_arg(wid))
     check_weights_id(wid, m.features.weights_id, path)
-    missing = [k for k in m.load_state_dict(sd, strict=False).missing_keys if not k.startswith('features.')]
+    missing = [k for k in m.load_state_dict(sd, strict=False).missing_keys if not k.startswith(('features.', 'scale_'))]  # no scale: saved before scaling, s = 1
     if missing: raise ValueError(f"{path} lacks {missing[:3]}")
     m.meta = meta; return m.eval()
 

@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 import torch
 from adnb.adpretrain import (nearest_reference, residual, head_count, Projector, projector_cost, angle_loss, norm_loss, level_loss,
-                             pseudo_huber, check_pretrain_categories, check_selection_records, LeakError, ADPretrain, pretrain,
+                             pseudo_huber, code_norm, norm_loss_per_feature, check_pretrain_categories, check_selection_records, LeakError, ADPretrain, pretrain,
                              ResidualFeatures, FeatureNorm, with_features, grid_labels, pretrain_items)
 from adnb.backbones import weights_sha256, BackboneError
 from adnb.datasets import Record, make_embedded, mvtec_records, split, kshot, ADDataset, make_loader
 from adnb.padim import PaDiM, fit_padim
 
 sp = lambda d: math.log1p(math.exp(d))   # softplus = −logsig(−d)
+con = lambda d: sp(d) * math.exp(d)      # eqs. 3, 5: softplus(d)·e^d
 
 def test_residual_both_matching_rules_by_hand():
     "K = 2 one-position references (3,3), (1.2,.9); queries (1,1), (0,2): L2 takes (1.2,.9) twice, cosine (3,3) twice."
@@ -45,23 +46,33 @@ def test_angle_loss_known_values():
     assert len(angle_loss(z, z, torch.tensor([1, 1]))) == 0 and len(angle_loss(z, z, m, anchors='both')) == 4
     with pytest.raises(ValueError, match="anchors must be 'view1'"): angle_loss(z, z, m, anchors='all')
 
-def test_norm_loss_known_values_paper_and_code():
+def test_norm_loss_known_values_paper():
     z, m = torch.tensor([[0., 0.], [0., 0.], [3., 0.], [0.6, 0.8]]), torch.tensor([0, 1, 1, 0])
     n4 = math.sqrt(2) - 1                                                    # ‖(0.6, 0.8)‖ = 1: pseudo-Huber √2 − 1 ≈ 0.414 (the paper's r ≈ 0.4)
-    want = [sp(-0.4) * math.exp(-0.4), sp(1.15) * math.exp(1.15), 0., sp(n4 - 0.4) * math.exp(n4 - 0.4)]
-    assert np.allclose(norm_loss(z, m).tolist(), want, atol=1e-6)
+    want = [con(-0.4), con(1.15), 0., con(n4 - 0.4)]
+    assert np.allclose(norm_loss_per_feature(z, m).tolist(), want, atol=1e-6)
+    assert abs(norm_loss(z, m).item() - sum(want) / 4) < 1e-6 and norm_loss(z, m).dtype == torch.float32
     assert abs(pseudo_huber(torch.tensor([0.6, 0.8])).item() - n4) < 1e-7
-    Lc = norm_loss(z, m, variant='code')                                     # r = min(0.9·min n_anomalous = 0, 0.4) = 0
-    n4c = math.sqrt(2) - 1                                                   # √(‖x‖ + 1) − 1 with ‖x‖ = 1
-    assert np.allclose(Lc.tolist(), [0., sp(0.75) * math.exp(0.75), 0., sp(n4c) * math.exp(n4c)], atol=1e-6)
     with pytest.raises(ValueError, match="variant must be 'paper' or 'code'"): norm_loss(z, m, variant='x')
-    big = torch.tensor([[200., 0.]], requires_grad=True)                     # e^200 overflows float32: weight capped, finite gradient
-    l = norm_loss(big, torch.tensor([0])).sum(); l.backward(); assert torch.isfinite(l) and torch.isfinite(big.grad).all()
 
-def test_total_loss_is_eq7():
-    z, m = torch.eye(2), torch.tensor([0, 1])
-    want = 0.5 * (math.log(2) - 1) + norm_loss(torch.cat([z, z]), torch.cat([m, m])).mean().item()
-    assert abs(level_loss(z, z, m, tau=1.).item() - want) < 1e-6
+def test_norm_loss_code_each_hinge_over_its_active_subset():
+    "Compressed norms n chosen by hand (‖x‖ = (n+1)² − 1): r = min(0.9·0.5, 0.4) = 0.4; each hinge is a mean over its own violators."
+    n = torch.tensor([0.5, 1., 3., 0.5, 1., 0.2, 0.398]); m = torch.tensor([1, 1, 1, 0, 0, 0, 0])
+    z = torch.stack([(n + 1) ** 2 - 1, torch.zeros(7)], 1)                  # two channels, the norm in the first
+    assert torch.allclose(code_norm(z), n, atol=1e-6)
+    P = norm_loss(z, m, variant='code', parts=True)
+    assert abs(P['radius'] - 0.4) < 1e-6 and (P['n_anomalous'], P['n_normal'], P['n_normal_low']) == (2, 2, 1)
+    assert abs(P['anomalous'].item() - (con(0.65) + con(0.15)) / 2) < 1e-4    # n = 3 lies beyond r + 0.75 = 1.15: not averaged in
+    assert abs(P['normal'].item() - (con(0.1) + con(0.6)) / 2) < 1e-4
+    assert abs(P['normal_low'].item() - con(0.396 - 0.2)) < 1e-4             # below 0.99 r; n = 0.398 sits in the band: 0
+    assert abs(norm_loss(z, m, variant='code').item() - (P['anomalous'] + P['normal'] + P['normal_low']).item()) < 1e-6
+    Q = norm_loss(z * torch.tensor([[1.], [0.], [1.], [1.], [1.], [1.], [1.]]), m, variant='code', parts=True)   # an anomalous n = 0
+    assert Q['radius'] == 0. and abs(Q['anomalous'].item() - (con(0.75) + con(0.25)) / 2) < 1e-4
+    zr = z.clone().requires_grad_(); norm_loss(zr, m, variant='code').backward()   # detached e^d: d/dn = sigmoid(d)·e^d only
+    g = zr.grad[3, 0].item(); d = 0.1; dn_dx = 1 / (2 * (0.5 + 1))
+    assert abs(g - 0.5 * (1 / (1 + math.exp(-d))) * math.exp(d) * dn_dx) < 1e-4
+    for variant in ('paper', 'code'):                                        # no anomalous feature: the push-out term is 0, r stays 0.4
+        assert norm_loss(z[3:], m[3:], variant=variant, parts=True)['anomalous'].item() == 0.
 
 def test_grid_labels_share_of_defect_pixels():
     mk = torch.zeros(14, 14); mk[:6, :6] = 1                                 # 36 > 32 of 196 pixels
@@ -99,7 +110,7 @@ def test_pretraining_items_and_deterministic_training(emb):
     kinds = [i['kind'] for i in pretrain_items(recs)]
     assert kinds.count('normal') == 6 and kinds.count('real') == 3 and kinds.count('cutpaste') == 3 and kinds.count('perlin') == 3
     a, h = _tiny(emb); b, _ = _tiny(emb); c, _ = _tiny(emb, seed=1)
-    assert h['steps'] == 2 and len(h['history']) == 1 and math.isfinite(h['history'][0]['loss'])
+    assert h['steps'] == 2 and [e['epoch'] for e in h['history']] == [0, 1] and math.isfinite(h['history'][1]['loss'])   # epoch 0: at init
     assert weights_sha256(a.projectors) == weights_sha256(b.projectors) != weights_sha256(c.projectors)
     assert weights_sha256(a.projectors) != weights_sha256(ADPretrain(weights='random', n_ref=8).projectors)   # it did train
     assert a.meta['pretrain_categories'] == ['brick'] and a.meta['epochs'] == 1
@@ -136,7 +147,7 @@ def test_vit_path_end_to_end(emb):
     assert {k: p.attn.num_heads for k, p in m.projectors.items()} == {f'block{b}': 16 for b in (3, 6, 9, 12)}
     h = pretrain(m, mvtec_records(emb, 'brick', 'embedded'), 'puck', epochs=1, batch_size=4, image_size=224, crop=None, max_steps=1,
                  max_anchors=256, progress=False)
-    assert h['steps'] == 1 and math.isfinite(h['history'][0]['loss'])
+    assert h['steps'] == 1 and math.isfinite(h['history'][1]['loss'])
     puck = mvtec_records(emb, 'puck', 'embedded'); tr = split(kshot(puck, 2, 0), 'train')
     rf = ResidualFeatures(m, torch.stack([ADDataset(tr, 224)[i]['image'] for i in range(2)]))
     pc = with_features(PatchCore('dinov2_vitb14', (3, 6, 9, 12), 'random', coreset_ratio=0.05), rf)

@@ -21,25 +21,30 @@ def test_bad_parameter_refused_before_the_kernel(tmp_path, name, value, msg):
     with pytest.raises(SystemExit) as e: main(['run', 'adpretrain', '-p', name, value, '--reports', str(tmp_path/'rep')])
     assert e.value.code == f'adnb: {msg}'
 
+@pytest.mark.slow
 def test_leak_guard_refuses_the_evaluation_category(tmp_path):
     with pytest.raises(ExperimentError, match=r"include the evaluation category \['puck'\]"):
         run_experiment('adpretrain', dict(category='puck', pretrain_categories=['brick', 'puck']), reports=tmp_path/'rep', progress=False)
 
 P = dict(category='puck', pretrain_categories=['brick'], image_size=32, max_steps=1, batch_size=8, fewshot=[2], tsne_points=100, n_gallery=2)
 
+@pytest.mark.slow
 def test_tiny_run_rows_and_pretraining_record(tmp_path):
-    "Six Table-1 rows + three few-shot rows; pretraining categories recorded; the pretraining checkpoint is saved."
+    "Nine Table-1 rows (original / residual / pretrained per detector) + five few-shot rows; pretraining categories and per-epoch validation recorded; the checkpoint is saved."
     out = run_experiment('adpretrain', P, reports=tmp_path/'rep', progress=False)
     r = json.loads((out/'results.json').read_text())
     rows = r['results']
-    assert r['experiment'] == 'adpretrain' and r['pretrain']['categories'] == ['brick'] and r['pretrain']['history'][0]['steps'] == 1
+    assert r['experiment'] == 'adpretrain' and r['pretrain']['categories'] == ['brick'] and r['pretrain']['history'][1]['steps'] == 1
     full = [(x['detector'], x['features']) for x in rows if x['setting'] == 'full']
-    assert full == [(d, f) for d in ('patchcore', 'padim', 'featurenorm') for f in ('original', 'pretrained')]
+    assert full == [(d, f) for d in ('patchcore', 'padim', 'featurenorm') for f in ('original', 'residual', 'pretrained')]
     few = [(x['detector'], x['features'], x['shots']) for x in rows if x['setting'] == 'fewshot']
-    assert few == [('patchcore', 'original', 2), ('patchcore', 'pretrained', 2), ('featurenorm', 'pretrained', 2)]
+    assert few == [('patchcore', 'original', 2), ('patchcore', 'residual', 2), ('patchcore', 'pretrained', 2), ('featurenorm', 'residual', 2), ('featurenorm', 'pretrained', 2)]
     assert all(x['pretrain_categories'] == ['brick'] and 0 <= x['image_auroc'] <= 1 and 'aupro_30' in x for x in rows)
-    assert [x['n_refs'] for x in rows] == [0, 8, 0, 8, 0, 8, 0, 2, 2] and r['table7']['paper_dinov2_b']['params_m'] == 21.3
+    assert [x['n_refs'] for x in rows] == [0, 8, 8, 0, 8, 8, 0, 8, 8, 0, 2, 2, 2, 2] and r['table7']['paper_dinov2_b']['params_m'] == 21.3
     assert Path(r['pretrain']['checkpoint']).is_file()
+    H = r['pretrain']['history']
+    assert H[0]['epoch'] == 0 and 0 <= H[0]['val_auroc'] <= 1 and 0 <= H[0]['val_auroc_residual'] <= 1 and all('val_loss' in e for e in H)
+    assert set(r['pretrain']['scales']) == {'blocks.2', 'blocks.4'} and {x['features'] for x in rows} == {'original', 'residual', 'pretrained'}
 
 @pytest.mark.slow
 def test_saved_pretraining_is_reused(tmp_path):
