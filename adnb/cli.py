@@ -216,3 +216,6 @@ def main(argv:list|None=None):
         if a.cmd not in NO_SETTINGS: check_settings()
         return COMMANDS[a.cmd](a)
     if code := guarded(go): raise SystemExit(code)
+
+# %% ../nbs/50_cli.ipynb #69cb1d0a
+if __name__ == '__main__': main()   # `python -m adnb.cli ...` works like `adnb ...`
