@@ -74,21 +74,23 @@ def test_start_here_and_reading_order():
     for l in links: assert (NBS/'course'/f'{l}.ipynb').exists() or (NBS/f'{l}.ipynb').exists(), l
 
 def _run_with_solutions(path:Path)->str:
-    "Execute a notebook like nbdev-test (slow/cuda cells skipped), each exercise with its folded solution; all stdout."
+    "Execute a notebook like nbdev-test (from its folder, slow/cuda cells skipped), each exercise with its folded solution; all stdout."
     from execnb.shell import CaptureShell
+    from fastcore.xtras import working_directory
     from adnb.docs import directives
     nb = _nb(path); sh = CaptureShell(path=path.parent); out = []
     cells = nb['cells']
-    for i, c in enumerate(cells):
-        if c['cell_type'] != 'code' or directives(_src(c)).keys() & {'slow', 'cuda'}: continue
-        s = _src(c)
-        if s.startswith('# Exercise'):
-            var = re.search(r'^(\w+) = None.*$', s, re.M)
-            sol = re.search(r'```python\n(.*?)\n```', _src(cells[i + 1]), re.S).group(1)
-            s = s.replace(var.group(0), sol)
-        for o in sh.run(s):
-            if o.get('output_type') == 'error': raise AssertionError(f"{path.name} cell {i}: {o['ename']}: {o['evalue']}")
-            if 'text' in o: out.append(''.join(o['text']))
+    with working_directory(path.parent):                                           # records are read as ../reports/...
+        for i, c in enumerate(cells):
+            if c['cell_type'] != 'code' or directives(_src(c)).keys() & {'slow', 'cuda'}: continue
+            s = _src(c)
+            if s.startswith('# Exercise'):
+                var = re.search(r'^(\w+) = None.*$', s, re.M)
+                sol = re.search(r'```python\n(.*?)\n```', _src(cells[i + 1]), re.S).group(1)
+                s = s.replace(var.group(0), sol)
+            for o in sh.run(s):
+                if o.get('output_type') == 'error': raise AssertionError(f"{path.name} cell {i}: {o['ename']}: {o['evalue']}")
+                if 'text' in o: out.append(''.join(o['text']))
     return ''.join(out)
 
 @pytest.mark.slow
