@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 NBS = Path(__file__).parents[1]/'nbs'
-LESSONS = ['10_patchcore', '11_padim', '12_fapm', '13_fbft', '15_anomalydino']
+LESSONS = ['10_patchcore', '11_padim', '12_fapm', '13_fbft', '14_dfm', '15_anomalydino', '16_costfilter', '17_adpretrain']
 START = NBS/'course'/'00_start_here.ipynb'
 MAX_BYTES = 1_500_000
 
