@@ -302,14 +302,16 @@ class FBFTSpec(Spec):
 class DFMSpec(Spec):
     name = 'dfm'; trains = True
     def settings(self): return dict(backbone='efficientnet_lite0', layers=None, memory_size=196, epochs=self.a.epochs, steps=self.a.steps,
-                                    lr=1e-4, batch_size=8, seed=0, image_size=self.size, anomalies='CutPaste (fit_dfm default)')
+                                    lr=None, lr_target=0.03, optimizer='adam', anchor=1.0, modulate='local3x3', batch_size=8, seed=0,
+                                    image_size=self.size, anomalies='CutPaste (fit_dfm default)')   # the experiment's defaults (lr None: per-group rule)
     def build(self):
         from adnb.dfm import DFM
-        return DFM('efficientnet_lite0', memory_size=196, seed=0)
+        return DFM('efficientnet_lite0', memory_size=196, seed=0, modulate=self.settings()['modulate'])
     def fit(self, model, batches):
         from adnb.dfm import fit_dfm
         s = self.settings(); x = torch.cat([b['image'] for b in batches])
-        return fit_dfm(model, x, epochs=s['epochs'], steps=s['steps'], lr=s['lr'], batch_size=s['batch_size'], seed=s['seed'])
+        return fit_dfm(model, x, epochs=s['epochs'], steps=s['steps'], lr=s['lr'], lr_target=s['lr_target'], optimizer=s['optimizer'],
+                       anchor=s['anchor'], batch_size=s['batch_size'], seed=s['seed'])
     def probes(self, P, model):
         import adnb.dfm as dm, adnb.patchcore as pc
         P.function(model, 'embed', 'embedding'); P.everywhere(pc.greedy_coreset, 'memory_build')

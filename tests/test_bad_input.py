@@ -303,3 +303,31 @@ def test_batch_wrong_data_folder_refused_before_any_run(tmp_path):
     msg = refused('batch', tmp_path/'g.yaml', '--root', tmp_path/'b')
     assert msg.startswith(f"adnb: {tmp_path/'g.yaml'}: experiments[0] (patchcore): data check before the run (dataset mvtec_ad, category bottle)")
     assert not (tmp_path/'b').exists()
+
+def test_dfm_epochs_zero_refused_before_kernel(tmp_path):
+    "`adnb run dfm -p epochs 0` would label the untrained baseline 'dfm': refused by its spec, in seconds, no report folder."
+    t0 = time.time()
+    msg = refused('run', 'dfm', '-p', 'epochs', '0', '--reports', tmp_path/'rep')
+    assert 'parameter epochs must be a positive integer (got 0)' in msg and time.time() - t0 < 5 and not (tmp_path/'rep').exists()
+
+@pytest.mark.parametrize('args, words', [
+    (('-p', 'shots', '[0, 2]'), ['shots must hold positive integers', 'shots=[0, 2]']),
+    (('-p', 'setting', 'continual', '-p', 'category', 'brick'), ['setting continual needs at least two tasks', "category='brick'"]),
+    (('-p', 'setting', 'supervised', '-p', 'ablation', 'components'), ['ablation runs in setting fewshot only'])])
+def test_dfm_rules_before_kernel(tmp_path, args, words):
+    "DFM's checks between parameters run before the kernel (RULES), naming the values they read."
+    msg = refused('run', 'dfm', *args, '--reports', tmp_path/'rep')
+    assert all(w in msg for w in words), msg
+    assert not (tmp_path/'rep').exists()
+
+@pytest.mark.parametrize('args, words', [
+    (('-p', 'detectors', "['patchcore', 'knn']"), ['detectors: choose from patchcore, padim, featurenorm']),
+    (('-p', 'synthetic', "['cutpaste', 'dream']"), ['synthetic: choose from cutpaste, perlin']),
+    (('-p', 'fewshot', '[0, 4]'), ['fewshot: every K must be a positive integer', 'fewshot=[0, 4]']),
+    (('-p', 'category', 'brick', '-p', 'pretrain_categories', "['brick', 'grass']"), ['must not include the evaluation category'])])
+def test_adpretrain_rules_before_kernel(tmp_path, args, words):
+    "ADPretrain's detector, synthetic, few-shot and leak checks run before the kernel, so no pretraining is lost to them."
+    t0 = time.time()
+    msg = refused('run', 'adpretrain', *args, '--reports', tmp_path/'rep')
+    assert all(w in msg for w in words), msg
+    assert time.time() - t0 < 5 and not (tmp_path/'rep').exists()
