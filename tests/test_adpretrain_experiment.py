@@ -23,8 +23,11 @@ def test_bad_parameter_refused_before_the_kernel(tmp_path, name, value, msg):
 
 @pytest.mark.slow
 def test_leak_guard_refuses_the_evaluation_category(tmp_path):
-    with pytest.raises(ExperimentError, match=r"include the evaluation category \['puck'\]"):
+    "The leak guard is a rule checked before the kernel starts: nothing is pretrained, no report folder is made."
+    from adnb.experiment import ParameterError
+    with pytest.raises(ParameterError, match=r"must not include the evaluation category .*category='puck', pretrain_categories=\['brick', 'puck'\]"):
         run_experiment('adpretrain', dict(category='puck', pretrain_categories=['brick', 'puck']), reports=tmp_path/'rep', progress=False)
+    assert not (tmp_path/'rep').exists()
 
 P = dict(category='puck', pretrain_categories=['brick'], image_size=32, max_steps=1, batch_size=8, fewshot=[2], tsne_points=100, n_gallery=2)
 
