@@ -88,10 +88,10 @@ def check_notebook(path)->Path:
     return p
 
 def export_target(nb:Path, out)->Path|None:
-    "Where the HTML goes: `out` (a folder gets `<stem>.html`), its folder created; None means beside the notebook."
+    "Where the HTML goes: `out` (a folder, or a name without .html/.htm, gets `<stem>.html`), its folder created; None means beside the notebook."
     if out is None: return None
     o = Path(out).expanduser()
-    if o.is_dir() or str(out).endswith(('/', os.sep)): o = o/f'{nb.stem}.html'
+    if o.is_dir() or str(out).endswith(('/', os.sep)) or (not o.exists() and o.suffix.lower() not in ('.html', '.htm')): o = o/f'{nb.stem}.html'
     try: o.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError): raise ValueError(f"cannot create the folder of --out {o}: a file is in the way") from None
     return o

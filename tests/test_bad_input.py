@@ -291,6 +291,8 @@ def test_export_creates_missing_folders_and_hides_code(tmp_path, capsys):
     main(['export', str(tmp_path/'r.ipynb'), '-o', str(tmp_path/'code.html'), '--with-code'])
     assert 'secret_code_line' in (tmp_path/'code.html').read_text()
     main(['export', str(tmp_path/'r.ipynb'), '-o', str(tmp_path/'dir') + '/']); assert (tmp_path/'dir'/'r.html').is_file()
+    main(['export', str(tmp_path/'r.ipynb'), '-o', str(tmp_path/'html')])              # no slash, no .html: a folder too
+    assert (tmp_path/'html').is_dir() and (tmp_path/'html'/'r.html').is_file()
 
 def test_nbconvert_declared():
     import tomllib
