@@ -164,7 +164,7 @@ class DFM(nn.Module):
 
     def anomaly_map(self, S:torch.Tensor, size:tuple)->torch.Tensor:
         "Patch scores upsampled bilinearly to the input size and Gaussian-smoothed (as PatchCore)."
-        return gaussian_blur(F.interpolate(S[:, None], size=size, mode='bilinear', align_corners=False)[:, 0], self.sigma)
+        return gaussian_blur(F.interpolate(S[:, None], size=size, mode='bilinear', align_corners=False)[:, 0], self.sigma, 'symmetric')
 
     def forward(self, x:torch.Tensor, return_embeddings:bool=False)->dict:
         if self.fmn is None: raise RuntimeError("DFM memory is empty: call init_memory(model, images) or fit_dfm(...) first")

@@ -160,7 +160,7 @@ class FAPM(nn.Module):
             fused = fuse_layers(ds, wts, max((d.shape[1:3] for d in ds), key=lambda s: s[0] * s[1]))
             ps = patch_score(fused, self.patch_score)
             sc = reweighted_score(fused, ps) if self.image_score == 'reweight' else ps.flatten(1).max(1).values   # 'max': s*
-        return dict(score=sc, map=gaussian_blur(m, self.sigma))
+        return dict(score=sc, map=gaussian_blur(m, self.sigma, 'symmetric'))
 
     def _load_from_state_dict(self, sd, prefix, *a, **kw):
         for i in range(len(self.names)):

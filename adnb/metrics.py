@@ -16,10 +16,10 @@ from sklearn.metrics import roc_auc_score, average_precision_score, precision_re
 from .config import stage
 
 # %% auto #0
-__all__ = ['EIGHT', 'AUPRO_CONVENTIONS', 'MetricError', 'check_maps', 'SplitScores', 'threshold_metrics', 'image_metrics',
-           'pixel_metrics', 'regions', 'pro_curve', 'area_to', 'aupro', 'aupro_convention', 'region_sizes',
-           'robustness', 'quartile_aupro', 'forgetting_measure', 'gaussian_blur', 'full_resolution', 'latency',
-           'peak_memory_mb', 'evaluate']
+__all__ = ['EIGHT', 'AUPRO_CONVENTIONS', 'BORDERS', 'MetricError', 'check_maps', 'SplitScores', 'threshold_metrics',
+           'image_metrics', 'pixel_metrics', 'regions', 'pro_curve', 'area_to', 'aupro', 'aupro_convention',
+           'region_sizes', 'robustness', 'quartile_aupro', 'forgetting_measure', 'gaussian_blur', 'full_resolution',
+           'latency', 'peak_memory_mb', 'evaluate']
 
 # %% ../nbs/02_metrics.ipynb #3fe0c39c
 class MetricError(ValueError):
@@ -219,16 +219,28 @@ def forgetting_measure(M)->float:
     return float(np.mean(f))
 
 # %% ../nbs/02_metrics.ipynb #ac8dfd68
+BORDERS = ('reflect', 'symmetric')
+
+def _symmetric_pad(y:torch.Tensor, ph:int, pw:int)->torch.Tensor:
+    "Half-sample symmetric padding of the last two axes (d c b a | a b c d | d c b a), scipy.ndimage's 'reflect'."
+    H, W = y.shape[-2:]
+    ih = torch.cat([torch.arange(ph - 1, -1, -1), torch.arange(H), torch.arange(H - 1, H - 1 - ph, -1)]).to(y.device)
+    iw = torch.cat([torch.arange(pw - 1, -1, -1), torch.arange(W), torch.arange(W - 1, W - 1 - pw, -1)]).to(y.device)
+    return y.index_select(-2, ih).index_select(-1, iw)
+
 def gaussian_blur(x:torch.Tensor,  # (H, W) or (B, H, W) map
-                  sigma:float=4.   # standard deviation in pixels; 0 = identity
+                  sigma:float=4.,  # standard deviation in pixels; 0 = identity
+                  border:str='reflect' # 'reflect': torch's (d c b | a b c d), scipy's 'mirror'; 'symmetric': scipy.ndimage's default 'reflect' (d c b a | a b c d)
                  )->torch.Tensor:
-    "Gaussian smoothing with reflect padding and a kernel truncated at 4σ (scipy's default)."
+    "Gaussian smoothing with a kernel truncated at 4σ (scipy's default truncation) and mirrored borders."
+    if border not in BORDERS: raise ValueError(f"border must be one of {BORDERS}, got {border!r}")
     if sigma <= 0: return x
     r = int(4*sigma + 0.5); k = torch.arange(-r, r + 1, dtype=torch.float32, device=x.device)
     k = torch.exp(-k**2 / (2*sigma**2)); k = (k / k.sum()).to(x.dtype)
     y = x[None, None] if x.ndim == 2 else x[:, None]
-    ph, pw = min(r, y.shape[-2] - 1), min(r, y.shape[-1] - 1)
-    y = F.pad(y, (pw, pw, ph, ph), mode='reflect')
+    lim = 1 if border == 'reflect' else 0                    # torch's reflect needs pad < size, symmetric pad <= size
+    ph, pw = min(r, y.shape[-2] - lim), min(r, y.shape[-1] - lim)
+    y = F.pad(y, (pw, pw, ph, ph), mode='reflect') if border == 'reflect' else _symmetric_pad(y, ph, pw)
     kh, kw = k[r-ph:r+ph+1], k[r-pw:r+pw+1]                  # a map smaller than the kernel: cut it, and renormalise
     y = F.conv2d(y, (kh / kh.sum()).view(1, 1, -1, 1)); y = F.conv2d(y, (kw / kw.sum()).view(1, 1, 1, -1))
     return y[0, 0] if x.ndim == 2 else y[:, 0]

@@ -14,12 +14,12 @@ from torch import nn
 import torch.nn.functional as F
 from pathlib import Path
 from .backbones import FeatureExtractor, save_checkpoint, load_checkpoint, check_weights_id, weights_arg
-from .metrics import gaussian_blur
+from .metrics import gaussian_blur, BORDERS
 from .config import stage
 
 # %% auto #0
-__all__ = ['SEARCHES', 'pool_channels', 'patch_embed', 'random_projection', 'greedy_coreset_naive', 'greedy_coreset',
-           'search_index', 'knn', 'PatchCore', 'collect_embeddings', 'fit_patchcore']
+__all__ = ['PADS', 'SEARCHES', 'LEGACY', 'pool_channels', 'patch_embed', 'random_projection', 'greedy_coreset_naive',
+           'greedy_coreset', 'search_index', 'knn', 'PatchCore', 'collect_embeddings', 'fit_patchcore']
 
 # %% ../nbs/10_patchcore.ipynb #6248c3db
 def pool_channels(x:torch.Tensor, dim:int|None)->torch.Tensor:
@@ -27,16 +27,20 @@ def pool_channels(x:torch.Tensor, dim:int|None)->torch.Tensor:
     if dim is None or x.shape[-1] == dim: return x
     return F.adaptive_avg_pool1d(x.reshape(-1, 1, x.shape[-1]), dim).reshape(*x.shape[:-1], dim)
 
+PADS = ('zeros', 'exclude')
+
 def patch_embed(feats:dict,            # {layer: (B, C, h, w)} from a FeatureExtractor
                 patch_size:int=3,      # local neighbourhood p (paper: 3)
                 pre_dim:int|None=None, # per-layer channel pooling
-                target_dim:int|None=None # final channel pooling
+                target_dim:int|None=None, # final channel pooling
+                pad:str='zeros'        # border: 'zeros' counts the zero padding in the mean (authors' code, anomalib); 'exclude' averages real neighbours only
                )->torch.Tensor:
     "Locally aware patch features on the finest grid, shape (B, h, w, D)."
+    if pad not in PADS: raise ValueError(f"pad must be one of {PADS}, got {pad!r}")
     maps = list(feats.values()); h, w = max(m.shape[-2] for m in maps), max(m.shape[-1] for m in maps)
     out = []
     for m in maps:
-        m = F.avg_pool2d(m, patch_size, 1, patch_size // 2, count_include_pad=False) if patch_size > 1 else m
+        if patch_size > 1: m = F.avg_pool2d(m, patch_size, 1, patch_size // 2, count_include_pad=pad == 'zeros')
         if m.shape[-2:] != (h, w): m = F.interpolate(m, size=(h, w), mode='bilinear', align_corners=False)
         out.append(pool_channels(m.permute(0, 2, 3, 1), pre_dim))
     return pool_channels(torch.cat(out, -1), target_dim)
@@ -163,30 +167,36 @@ def knn(bank:torch.Tensor, queries:torch.Tensor, k:int=1, use_faiss:bool=True, c
     return torch.cat(ds), torch.cat(ix)
 
 # %% ../nbs/10_patchcore.ipynb #da6decca
+LEGACY = dict(pad='exclude', map_border='reflect')   # what a checkpoint saved before these keys existed was fitted with
+
 class PatchCore(nn.Module):
     "PatchCore: patch features, coreset memory bank (buffer), nearest-neighbour scores and maps."
     def __init__(self, backbone:str='efficientnet_lite0', layers=None, weights='auto',
                  patch_size:int=3,           # local neighbourhood p
+                 pad:str='zeros',            # border of the p×p mean: 'zeros' counted (authors' code, anomalib) | 'exclude'
                  pre_dim:int|None=None,      # per-layer channel pooling (authors: 1024 for WRN50)
                  target_dim:int|None=None,   # final channel pooling (authors: 1024)
                  coreset_ratio:float=0.1,    # share of patches kept in the bank
                  proj_dim:int=128,           # random projection for coreset selection
                  num_neighbors:int=9,        # b in eq. 7 (anomalib's default); 1 = plain max
                  sigma:float=4.,             # Gaussian smoothing of the map
+                 map_border:str='symmetric', # border of that smoothing: 'symmetric' = scipy's default (authors' code) | 'reflect' (torch's)
                  seed:int=0, use_faiss:bool=True,
                  search:str='exact',         # exact (default) | ivf | hnsw: approximate faiss indices (see `search_index`)
                  nprobe:int=8, ef_search:int=64):
         super().__init__()
         if search not in SEARCHES: raise ValueError(f"search must be one of {SEARCHES}, got {search!r}")
+        if pad not in PADS: raise ValueError(f"pad must be one of {PADS}, got {pad!r}")
+        if map_border not in BORDERS: raise ValueError(f"map_border must be one of {BORDERS}, got {map_border!r}")
         if isinstance(coreset_ratio, bool) or not isinstance(coreset_ratio, (int, float)) or not 0 < coreset_ratio <= 1:
             raise ValueError(f"coreset_ratio must be in (0, 1] (the share of training patches kept in the memory bank), got {coreset_ratio!r}")
-        self.config = dict(backbone=backbone, layers=None if layers is None else list(layers), patch_size=patch_size, pre_dim=pre_dim,
+        self.config = dict(backbone=backbone, layers=None if layers is None else list(layers), patch_size=patch_size, pad=pad, pre_dim=pre_dim,
                            target_dim=target_dim, coreset_ratio=coreset_ratio, proj_dim=proj_dim, num_neighbors=num_neighbors,
-                           sigma=sigma, seed=seed, use_faiss=use_faiss)
+                           sigma=sigma, map_border=map_border, seed=seed, use_faiss=use_faiss)
         if search != 'exact': self.config.update(search=search, **({'nprobe': nprobe} if search == 'ivf' else {'ef_search': ef_search}))   # exact: config as before
         self.meta = {}   # plain values saved with the model (image size, crop, thresholds); forward never reads them
         self.features = FeatureExtractor(backbone, layers, weights)
-        self.patch_size, self.pre_dim, self.target_dim = patch_size, pre_dim, target_dim
+        self.patch_size, self.pad, self.pre_dim, self.target_dim, self.map_border = patch_size, pad, pre_dim, target_dim, map_border
         self.coreset_ratio, self.proj_dim, self.num_neighbors, self.sigma = coreset_ratio, proj_dim, num_neighbors, sigma
         self.seed, self.use_faiss, self.search, self.nprobe, self.ef_search = seed, use_faiss, search, nprobe, ef_search
         self.register_buffer('memory_bank', torch.empty(0, 0))
@@ -194,7 +204,7 @@ class PatchCore(nn.Module):
 
     def embed(self, x:torch.Tensor)->torch.Tensor:
         "Patch features (B, h, w, D)."
-        return patch_embed(self.features(x), self.patch_size, self.pre_dim, self.target_dim)
+        return patch_embed(self.features(x), self.patch_size, self.pre_dim, self.target_dim, self.pad)
 
     def index(self):
         "The faiss index over the bank, laid out once (rebuilt when the bank is replaced or changed in place); None without faiss."
@@ -223,7 +233,7 @@ class PatchCore(nn.Module):
     def anomaly_map(self, ps:torch.Tensor, size:tuple)->torch.Tensor:
         "Patch scores upsampled bilinearly to the input size and Gaussian-smoothed."
         m = F.interpolate(ps[:, None], size=size, mode='bilinear', align_corners=False)[:, 0]
-        return gaussian_blur(m, self.sigma)
+        return gaussian_blur(m, self.sigma, self.map_border)
 
     @torch.no_grad()
     def forward(self, x:torch.Tensor, return_embeddings:bool=False)->dict:
@@ -249,6 +259,7 @@ class PatchCore(nn.Module):
         sd, config, wid = load_checkpoint(path)
         if 'memory_bank' not in sd: raise ValueError(f"{path} is not a PatchCore checkpoint: its state holds {sorted(sd)}, no memory_bank")
         meta = config.pop('meta', {})
+        for k, old in LEGACY.items(): config.setdefault(k, old)   # saved before the key existed: fitted the old way
         m = cls(**{**config, **kw}, weights=weights or weights_arg(wid))
         check_weights_id(wid, m.features.weights_id, path)
         m.memory_bank = sd['memory_bank']; m.meta = meta; return m

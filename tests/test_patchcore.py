@@ -69,8 +69,8 @@ def test_save_load_roundtrip(tmp_path):
     x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     assert torch.equal(pc2.memory_bank, pc.memory_bank) and torch.equal(pc2(x)['map'], pc(x)['map'])
     assert pc2.features.weights_id == pc.features.weights_id and pc2.features.weights_id['random_seed'] == 5
-    assert pc2.config == dict(backbone='efficientnet_lite0', layers=None, patch_size=3, pre_dim=None, target_dim=None, coreset_ratio=.5,
-                              proj_dim=128, num_neighbors=3, sigma=2., seed=0, use_faiss=False)
+    assert pc2.config == dict(backbone='efficientnet_lite0', layers=None, patch_size=3, pad='zeros', pre_dim=None, target_dim=None, coreset_ratio=.5,
+                              proj_dim=128, num_neighbors=3, sigma=2., map_border='symmetric', seed=0, use_faiss=False)
     assert pc2.use_faiss is False and pc2.num_neighbors == 3 and pc2.meta == {'image_size': 32}
 
 def test_load_refuses_other_weights(tmp_path):
