@@ -189,6 +189,19 @@ def parser()->argparse.ArgumentParser:
 COMMANDS = dict(run=cmd_run, list=cmd_list, fit=cmd_fit, predict=cmd_predict, export=cmd_export, docs=cmd_docs, batch=cmd_batch, report=cmd_report)
 NO_SETTINGS = ('list', 'export')   # commands that read no setting
 
+# %% ../nbs/50_cli.ipynb #c0c5e001
+from .course import add_course_parser, cmd_course   # `adnb course build | grade` lives in adnb.course (nbs/36_course)
+
+_core_parser = parser
+def parser()->argparse.ArgumentParser:
+    "The `adnb` argument parser, every subcommand, `course` included."
+    ap = _core_parser()
+    add_course_parser(next(x for x in ap._actions if isinstance(x, argparse._SubParsersAction)))
+    return ap
+
+COMMANDS['course'] = cmd_course
+NO_SETTINGS = (*NO_SETTINGS, 'course')   # the course kit reads no setting
+
 # %% ../nbs/50_cli.ipynb #440da4bc
 def unknown_args_message(a, extra:list)->str:
     "The error for arguments argparse did not know; for `adnb run`, `--NAME VALUE` is answered with `-p NAME VALUE`."
