@@ -1,7 +1,8 @@
 """The course kit (adnb.course, `adnb course build | grade`): the student set holds no solution, no hidden test and no
 answer the answers file lists (outside the lesson edits it declares pending); the reference solutions score full marks
-and a blank submission zero. Building takes seconds; grading executes notebooks (a kernel each), so the fast run grades
-one assignment and the slow run every notebook."""
+and a blank submission zero. Building takes seconds and is tested by default; grading executes notebooks (a fresh kernel
+each), so it is in the slow run: one assignment with a broken submission, every assignment and questionnaire, every
+lesson's reference."""
 import csv, json, re, shutil, subprocess, sys
 from pathlib import Path
 import nbformat, pytest, yaml
@@ -121,6 +122,7 @@ def _grade(kit, subs:dict, tmp_path):
     rows = grade_course(root, out, tmp_path/'grades.csv', quiet=True)
     return {r['student']: r for r in rows}
 
+@pytest.mark.slow          # ~25 s on an idle 2-core CPU (three kernels), minutes on a loaded one
 def test_grade_reference_full_blank_zero_one_assignment(kit, tmp_path, monkeypatch):
     out, man = kit
     monkeypatch.setenv('OMP_NUM_THREADS', '1')
