@@ -13,7 +13,10 @@ Components (their function, called from their checkout, vs ours):
   with b = 1 and with eq. 7 (b = 9, our default);
 - map: `RescaleSegmentor.convert_to_segmentation` (bilinear + scipy Gaussian σ = 4) vs `PatchCore.anomaly_map`;
 - patch embedding: `PatchCore._embed` (unfold 3×3, MeanMapper, Aggregator) vs `patch_embed` at their 1024 / 1024
-  dimensions, on WRN50-shaped random maps (layer2 512×28×28, layer3 1024×14×14: no WRN50 weights offline).
+  dimensions, on WRN50-shaped random maps (layer2 512×28×28, layer3 1024×14×14: no WRN50 weights offline), border
+  included;
+- end to end from one Lite0 feature map: their embedding, scorer, image score and segmentor vs ours on the same coreset
+  indices: image scores and the whole map, border included, for both of our border rules.
 
 Inputs: EfficientNet-Lite0 blocks.2 + blocks.4 features (offline ImageNet weights) of the embedded dataset (puck, 16
 train and 15 test images at 256 px), seeded random tensors for the embedding."""
@@ -60,6 +63,7 @@ def coreset_rows(pc_mod, E:torch.Tensor, Eq:torch.Tensor, ratio:float=0.1, seed:
 def scorer_rows(pc_mod, model, bank:torch.Tensor, emb:torch.Tensor)->list:
     "NN patch scores, image score, map."
     from adnb.patchcore import knn
+    from adnb.metrics import gaussian_blur
     C = pc_mod.common
     B, h, w, D = emb.shape
     nn = C.NearestNeighbourScorer(1, C.FaissNN(False, 1)); nn.fit([bank.numpy()])
@@ -84,9 +88,14 @@ def scorer_rows(pc_mod, model, bank:torch.Tensor, emb:torch.Tensor)->list:
         row('image score, eq. 7 re-weighting (b = 9, our default) vs their max', **diff(img9, np.sqrt(img_theirs)),
             rank_corr=float(np.corrcoef(img9.argsort().argsort(), np.sqrt(img_theirs).argsort().argsort())[0, 1]),
             note="their code omits eq. 7 (image score = max patch distance); ours multiplies s* by 1 − softmax weight (deliberate: the paper's eq. 7)"),
-        row('map: upsampling + Gaussian σ=4 on the same patch scores', **diff(ours_map, np.stack(seg)),
-            note='F.interpolate + scipy gaussian_filter (mode reflect = half-sample symmetric) vs F.interpolate + adnb.metrics.gaussian_blur (torch reflect = scipy mirror)'),
-        row(f'map, same, without a {r} px border', **diff(interior(ours_map, r), interior(np.stack(seg), r)), note='away from the border: float tolerance'),
+        row('map: upsampling + Gaussian σ=4 on the same patch scores, whole map (border included)', **diff(ours_map, np.stack(seg)),
+            note="F.interpolate + scipy gaussian_filter (mode 'reflect' = half-sample symmetric) vs F.interpolate + adnb.metrics.gaussian_blur "
+                 "with map_border='symmetric' (PatchCore's default)"),
+        row(f'map, same, without a {r} px border', **diff(interior(ours_map, r), interior(np.stack(seg), r)), note='away from the border'),
+        row("map, whole, with map_border='reflect' (torch's reflect = scipy's 'mirror'; before 2026-12-07)",
+            **diff(gaussian_blur(torch.nn.functional.interpolate(torch.as_tensor(s_theirs.reshape(B, h, w)).float()[:, None], size=(256, 256),
+                                                                  mode='bilinear', align_corners=False)[:, 0], model.sigma, 'reflect'), np.stack(seg)),
+            note='the other border rule, for reference: differs only within 4σ of the border'),
     ]
 
 class _Maps(torch.nn.Module):
@@ -119,7 +128,42 @@ def embedding_rows(pc_mod, seed:int=0)->list:
         th, ours = their_embed(pc_mod, m, pre, tgt), patch_embed(m, 3, pre, tgt)
         out.append(row(name, **diff(ours, th), note=note))
         out.append(row(name + ', interior', **diff(interior(ours.permute(0, 3, 1, 2), 1), interior(th.permute(0, 3, 1, 2), 1)),
-                       note='their unfold zero-pads and counts the zeros (count_include_pad=True); ours averages real neighbours only'))
+                       note='away from the outermost ring of patches'))
+    th, ex = their_embed(pc_mod, {'layer3': maps['layer3']}, 1024, 1024), patch_embed({'layer3': maps['layer3']}, 3, 1024, 1024, pad='exclude')
+    out.append(row("patch embedding, layer3 alone, pad='exclude' (real neighbours only; our rule before 2026-12-07)", **diff(ex, th),
+                   note="their unfold zero-pads and counts the zeros, as pad='zeros' (our default) does; 'exclude' differs on the outermost ring"))
+    return out
+
+def pipeline_rows(pc_mod, model, x_train, x_test, ratio:float=0.1)->list:
+    "End to end from the same Lite0 feature map (blocks.4): their _embed + NearestNeighbourScorer + PatchMaker.score + RescaleSegmentor vs ours."
+    from adnb.patchcore import patch_embed, random_projection, greedy_coreset
+    C = pc_mod.common
+    with torch.no_grad(): ft, fq = model.features(x_train)['blocks.4'], model.features(x_test)['blocks.4']
+    D = ft.shape[1]
+    th_tr, th_te = their_embed(pc_mod, {'b4': ft}, D, D), their_embed(pc_mod, {'b4': fq}, D, D)
+    out = []
+    for pad in ('zeros', 'exclude'):
+        o_tr, o_te = patch_embed({'b4': ft}, 3, pad=pad), patch_embed({'b4': fq}, 3, pad=pad)
+        Z = random_projection(o_tr.flatten(0, 2), 128, 0); n = int(round(len(Z) * ratio))
+        idx = greedy_coreset(Z, n, int(torch.randint(len(Z), (1,), generator=torch.Generator().manual_seed(0))))
+        B, h, w, _ = o_te.shape
+        nn = C.NearestNeighbourScorer(1, C.FaissNN(False, 1)); nn.fit([th_tr.flatten(0, 2)[idx].numpy()])
+        s_th = nn.predict([th_te.reshape(-1, D).numpy()])[0].reshape(B, h, w)
+        pm = pc_mod.patchcore.PatchMaker(3, 1)
+        img_th = np.asarray(pm.score(s_th.reshape(B, h * w, 1)))
+        seg = np.stack(C.RescaleSegmentor('cpu', target_size=tuple(x_test.shape[-2:])).convert_to_segmentation(s_th))
+        model.memory_bank = o_tr.flatten(0, 2)[idx].contiguous(); model.num_neighbors = 1
+        ps, img = model.patch_scores(o_te)
+        ours_map = model.anomaly_map(ps**2, tuple(x_test.shape[-2:]))      # their map smooths squared distances
+        ring = lambda S: float(np.mean([(lambda i: i // w in (0, h - 1) or i % w in (0, w - 1))(int(np.argmax(m))) for m in np.asarray(S).reshape(B, -1)]))
+        tag = "pad='zeros' (our default)" if pad == 'zeros' else "pad='exclude' (our rule before 2026-12-07)"
+        out += [row(f'end to end, image scores (b = 1, squared), {tag}', **diff(img**2, img_th),
+                    rank_corr=float(np.corrcoef(np.asarray(img).argsort().argsort(), img_th.argsort().argsort())[0, 1]),
+                    ours_border_max_share=ring(ps), theirs_border_max_share=ring(s_th),
+                    note=f'same Lite0 blocks.4 maps of the embedded puck, same coreset indices ({n} of {len(Z)}); their _embed (zero-padded unfold + MeanMapper {D}) '
+                         f'and max over patches vs ours; *_border_max_share: share of test images whose maximum patch lies on the outermost ring'),
+                row(f'end to end, whole map (border included), {tag}', **diff(ours_map, seg),
+                    note='their RescaleSegmentor (bilinear + scipy gaussian_filter σ 4) vs PatchCore.anomaly_map on squared distances')]
     return out
 
 def main(argv=None):
@@ -142,6 +186,7 @@ def main(argv=None):
         bank = E[greedy_coreset(Z, int(round(len(E) * .1)), start)].contiguous()
         rows += scorer_rows(pc_mod, model, bank, emb)
         rows += embedding_rows(pc_mod)
+        rows += pipeline_rows(pc_mod, model, embedded_batches('puck', 'train', 256)['image'], embedded_batches('puck', 'test', 256)['image'])
     note = (f"embedded puck at 256 px, Lite0 blocks.2 + blocks.4 ({a.weights} weights): {len(E)} train patches x {E.shape[1]} dims, "
             f"{emb.shape[0]} test images ({emb.shape[1]}x{emb.shape[2]} patches). Not compared: their backbone loading "
             "(torchvision WRN50 with downloaded weights) and faiss on GPU.")
