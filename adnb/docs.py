@@ -10,10 +10,10 @@ import json, re, shutil, subprocess, sys, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SKIP_FLAGS', 'STORED', 'MAX_NB_BYTES', 'COURSE', 'COURSE_FIRST', 'SLIDE_SKIP', 'nb_title', 'sections', 'directives',
-           'strip_directives', 'has_outputs', 'page_tags', 'page_notebook', 'report_notebooks', 'stage_site',
-           'check_docs_args', 'build_docs', 'slide_notebook', 'reveal_assets', 'build_slides', 'refresh_outputs',
-           'stage_table']
+__all__ = ['SKIP_FLAGS', 'STORED', 'MAX_NB_BYTES', 'COURSE', 'COURSE_FIRST', 'SLIDE_SKIP', 'PIPELINES', 'nb_title', 'sections',
+           'directives', 'strip_directives', 'has_outputs', 'page_tags', 'page_notebook', 'report_notebooks',
+           'stage_site', 'check_docs_args', 'build_docs', 'slide_notebook', 'reveal_assets', 'build_slides',
+           'pipeline_diagram', 'write_diagrams', 'refresh_outputs', 'stage_table']
 
 # %% ../nbs/35_docs.ipynb #0218e1e9
 def nb_title(nb)->str:
@@ -342,6 +342,72 @@ def build_slides(nbs:str|Path='nbs',        # the course's notebooks (COURSE ord
             body, _ = ex.from_notebook_node(slide_notebook(nbformat.read(p, as_version=4)), resources={'adnb': {'mathjax': mathjax}})
             f = out/f'{Path(name).name}.slides.html'; f.write_text(body, encoding='utf-8'); decks.append(f)
     return decks
+
+# %% ../nbs/35_docs.ipynb #d0c5a00a
+_KIND = dict(input=('#eeeeee', '#555555'), frozen=('#dbe9f6', '#1f77b4'), fitted=('#fde3c8', '#d9661f'),
+             trained=('#f8d0d0', '#c0392b'), score=('#dff2dc', '#2e8b3a'), output=('#e8dcf2', '#7b4aa0'))
+PIPELINES = dict(
+    patchcore=('PatchCore', [('input', 'test image', 'resized (crop)'), ('frozen', 'CNN features', 'two mid layers,\n3×3 local average'),
+               ('fitted', 'memory bank', 'greedy k-centre coreset\nof training patches (10 %)'),
+               ('score', 'patch scores', 'distance to the nearest\nmemory patch (1-NN)'),
+               ('output', 'map + image score', 'upsampled, Gaussian σ = 4;\nmax, re-weighted (eq. 7)')]),
+    padim=('PaDiM', [('input', 'test image', 'resized (crop)'), ('frozen', 'CNN features', 'three layers, d random\nchannels kept'),
+           ('fitted', 'Gaussian per position', 'mean $\\mu$, covariance $\\Sigma + \\epsilon I$\nat every grid position'),
+           ('score', 'patch scores', 'Mahalanobis distance\nto its position\'s Gaussian'),
+           ('output', 'map + image score', 'upsampled, Gaussian σ = 4;\nimage score = max')]),
+    fapm=('FAPM', [('input', 'test image', 'resized (crop)'), ('frozen', 'CNN features', 'per layer, 3×3 local average'),
+          ('fitted', 'memory per cell and layer', 'adaptive coreset per 32 px cell\n(eq. 1: wide cells keep 2×)'),
+          ('score', 'patch scores', 'k-NN within the patch\'s\nown cell, per layer'),
+          ('output', 'map + image score', 'layers summed, σ = 4;\n$(1 - \\max\\ \\mathrm{softmax}\\ N_b)\\, s^*$')]),
+    anomalydino=('AnomalyDINO', [('input', 'test image', 'few-shot: k reference\nimages of the category'),
+                 ('frozen', 'patch features', 'DINOv2 ViT (Lite0 here),\nunit length'),
+                 ('fitted', 'reference patches', 'all patches of the k shots\n(+ rotations, foreground mask)'),
+                 ('score', 'patch scores', 'cosine distance to the\nnearest reference patch'),
+                 ('output', 'map + image score', 'σ = 4;\nmean of the top 1 %')]),
+    costfilter=('CostFilter-AD', [('input', 'test image', 'and N normal templates'), ('frozen', 'features', 'four layers on one grid'),
+                ('score', 'cost volume', '$1 - \\cos$ to every template patch,\n$D$ smallest kept; min = $\\bar{M}$'),
+                ('trained', '3D U-Net filter', 'guided by $\\bar{M}$ and the features;\ntrained on synthetic anomalies'),
+                ('output', 'map + image score', 'anomaly probability $M$, σ = 4;\nmean of the top 250')]),
+    fbft=('FBFT', [('input', 'test image', 'resized, square-padded'), ('frozen', 'teacher features', '$f_j$ (shallow), $f_k$ (deep)\non one grid'),
+          ('trained', 'students $S_F$, $S_B$', 'MLPs trained on normal patches:\n$f_j \\to f_k$ and $f_k \\to f_j$'),
+          ('score', 'transfer errors', '$\\Delta_k = d(f_k, S_F(f_j))$\n$\\Delta_j = d(f_j, S_B(f_k))$'),
+          ('output', 'map + image score', '$\\Delta_j \\Delta_k$ (eq. 4), σ = 4;\nmean of the top 0.1 %')]),
+    dfm=('DFM', [('input', 'test image', 'few-shot, continual\nor supervised'), ('trained', 'adapted features', 'identity-initialised adapters\nin a frozen backbone'),
+         ('trained', 'trainable memory', 'distances to memory vectors,\nmodulate layers (identity at start)'),
+         ('score', 'patch scores', 'min- and max-pooling\nover the memory'),
+         ('output', 'map + image score', 'trained end to end;\nuntrained = PatchCore')]),
+    adpretrain=('ADPretrain', [('input', 'test image', 'and normal references'), ('frozen', 'residual features', 'feature minus its nearest\nnormal reference feature'),
+                ('trained', 'pretrained projector', 'contrastive losses on anomalies\nof other categories'),
+                ('fitted', 'PatchCore / PaDiM / FeatureNorm', 'fitted on the projected\nfeatures instead'),
+                ('output', 'map + image score', 'as the detector\nit feeds')]))
+
+def pipeline_diagram(method:str):
+    "A matplotlib Figure of `method`'s pipeline: one box per stage (colour: input, frozen, fitted, trained, score, output), arrows between."
+    from matplotlib.figure import Figure
+    from matplotlib.patches import FancyBboxPatch
+    if method not in PIPELINES: raise ValueError(f"no pipeline diagram for {method!r}: one of {', '.join(PIPELINES)}")
+    title, boxes = PIPELINES[method]
+    n, w, gap = len(boxes), 2.3, .55
+    fig = Figure(figsize=(n * (w + gap) * .95, 2.05)); ax = fig.add_axes([0, 0, 1, 1])
+    ax.set_xlim(-.1, n * (w + gap) - gap + .1); ax.set_ylim(-.35, 1.9); ax.axis('off')
+    for i, (kind, head, detail) in enumerate(boxes):
+        x = i * (w + gap); face, edge = _KIND[kind]
+        ax.add_patch(FancyBboxPatch((x, 0), w, 1.25, boxstyle='round,pad=0.03,rounding_size=0.12', fc=face, ec=edge, lw=1.6))
+        ax.text(x + w / 2, 1.02, head, ha='center', va='center', fontsize=10.5, weight='bold', color='#222222')
+        ax.text(x + w / 2, .45, detail, ha='center', va='center', fontsize=8.6, color='#333333', linespacing=1.25)
+        ax.text(x + w / 2, -.2, kind, ha='center', va='center', fontsize=8, color=edge, style='italic')
+        if i: ax.annotate('', xy=(x - .04, .62), xytext=(x - gap + .04, .62), arrowprops=dict(arrowstyle='-|>', color='#444444', lw=1.4))
+    ax.text(0, 1.7, title, ha='left', va='center', fontsize=12.5, weight='bold', color='#111111')
+    return fig
+
+def write_diagrams(folder:str|Path='nbs/course/diagrams')->list[Path]:
+    "Write every `PIPELINES` diagram as `<folder>/<method>.svg` (deterministic: text as text, no date, fixed hash salt); returns the files."
+    import matplotlib
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True); out = []
+    with matplotlib.rc_context({'svg.fonttype': 'none', 'svg.hashsalt': 'adnb', 'font.family': 'DejaVu Sans'}):
+        for m in PIPELINES:
+            f = folder/f'{m}.svg'; pipeline_diagram(m).savefig(f, format='svg', metadata={'Date': None}); out.append(f)
+    return out
 
 # %% ../nbs/35_docs.ipynb #1ef4803f
 def refresh_outputs(paths:list,                 # notebooks to refresh in place
