@@ -235,10 +235,12 @@ def build_docs(nbs:str|Path='nbs',          # library notebooks (nbs/*.ipynb, nb
                slides:bool=True)->Path:     # also the lessons' reveal.js slides in `out/slides` (`build_slides`)
     "Build the offline documentation site with Sphinx + myst-nb (sphinx-book-theme): navigation, search, bundled MathJax; and the slides."
     out = check_docs_args(out, reports)
-    try: import myst_nb, sphinx_book_theme, importlib; importlib.import_module('sphinx-mathjax-offline')
+    try:
+        import myst_nb, sphinx_book_theme, importlib; importlib.import_module('sphinx-mathjax-offline')
+        if slides: import sphinx_revealjs
     except ImportError as e:
-        raise ImportError(f"adnb docs needs sphinx, myst-nb, sphinx-book-theme and sphinx-mathjax-offline ({e.name} is missing): "
-                          'pip install -e ".[dev]"') from None
+        raise ImportError(f"adnb docs needs sphinx, myst-nb, sphinx-book-theme, sphinx-mathjax-offline and (for the slides) sphinx-revealjs "
+                          f'({e.name} is missing): pip install -e ".[docs]"') from None
     work = out.parent/'_proc'/'docs'; t0 = time.perf_counter()
     pages = stage_site(nbs, work/'src', reports, execute, work/'cache')
     print(f"adnb docs: {len(pages)} pages -> {out} (Sphinx + myst-nb, {'executing with a cache' if execute else 'stored outputs'})", flush=True)
