@@ -265,8 +265,19 @@ def _question(src:str)->str:
     head, _, rest = ' '.join(ls).partition(':')
     return f"**{head}:**{rest}"
 
-def slide_notebook(nb):
-    "A copy of lesson `nb` as a slide deck: headings, prose, figures with captions and exercise questions, with `slideshow` metadata."
+def _site_links(md:str, name:str)->str:
+    "Relative links to notebooks and markdown pages in `md` (of page `name`) rewritten for a deck in `slides/`: `../<page>.html`."
+    import posixpath
+    base = posixpath.dirname(name)
+    def fix(m):
+        path, hsh, anchor = m.group(2).partition('#')
+        if re.match(r'[a-z]+:', path) or not path.endswith(('.ipynb', '.md')): return m.group(0)
+        page = posixpath.normpath(posixpath.join(base, path))
+        return f"{m.group(1)}../{page.rsplit('.', 1)[0]}.html{hsh}{anchor})"
+    return re.sub(r'(\]\()([^)\s]+)\)', fix, md)
+
+def slide_notebook(nb, name:str=''):
+    "A copy of lesson `nb` (page `name`, e.g. 'course/00_start_here') as a slide deck: headings, prose, figures with captions and exercise questions, with `slideshow` metadata."
     import nbformat
     v4, cells = nbformat.v4, []
     for c, sec in zip(nb.cells, sections(nb)):
@@ -275,7 +286,7 @@ def slide_notebook(nb):
             s = c.source.strip()
             if not s or s.startswith('<details>'): continue                          # folded solutions stay in the lesson
             kind = 'slide' if re.match(r'#{1,2}\s', s) or not cells else 'subslide'
-            cells.append(v4.new_markdown_cell(s, metadata={'slideshow': {'slide_type': kind}}))
+            cells.append(v4.new_markdown_cell(_site_links(s, name), metadata={'slideshow': {'slide_type': kind}}))
         elif c.cell_type == 'code':
             d = directives(c.source)
             if d.keys() & {'default_exp', 'hide', 'exporti', 'export', 'exports'}: continue
@@ -341,7 +352,7 @@ def build_slides(nbs:str|Path='nbs',        # the course's notebooks (COURSE ord
         for name in COURSE:
             p = nbs/f'{name}.ipynb'
             if not p.exists(): continue
-            body, _ = ex.from_notebook_node(slide_notebook(nbformat.read(p, as_version=4)), resources={'adnb': {'mathjax': mathjax}})
+            body, _ = ex.from_notebook_node(slide_notebook(nbformat.read(p, as_version=4), name), resources={'adnb': {'mathjax': mathjax}})
             f = out/f'{Path(name).name}.slides.html'; f.write_text(body, encoding='utf-8'); decks.append(f)
     return decks
 

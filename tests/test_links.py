@@ -14,6 +14,7 @@ LINK = re.compile(r'!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)|<(?:a|im
 SLIDES = re.compile(r'(?:\.\./)*slides/([\w]+)\.slides\.html$')     # decks `adnb docs` writes into _docs/slides/
 # Links whose fix belongs to a lesson another helper owns; the lead removes each entry when the lesson is fixed.
 PENDING = {('nbs/17_adpretrain.ipynb', '../index.md')}
+SITE_PENDING = {('17_adpretrain.html', '#../index.md'), ('slides/17_adpretrain.slides.html', '../../index.html')}   # the same link, built
 
 def _markdown_sources():
     "(file, markdown text) of every notebook markdown cell and markdown page the course and the library show."
@@ -89,7 +90,7 @@ def test_built_site_has_no_dead_links(tmp_path_factory):
         pytest.importorskip('myst_nb'); pytest.importorskip('sphinx_revealjs')
         from adnb.docs import build_docs
         site = build_docs(NBS, tmp_path_factory.mktemp('docs')/'_docs', quiet=True)
-    pages, ids, bad = sorted(site.rglob('*.html')), {}, []
+    pages, ids, bad = sorted(p for p in site.rglob('*.html') if '_static' not in p.relative_to(site).parts), {}, []   # _static: theme templates
     parsed = {}
     for p in pages:
         r = _Refs(); r.feed(p.read_text(encoding='utf-8', errors='replace')); parsed[p] = r; ids[p.resolve()] = r.ids
@@ -98,6 +99,7 @@ def test_built_site_has_no_dead_links(tmp_path_factory):
         for ref in r.refs:
             u = urlparse(ref)
             if u.scheme in ('http', 'https', 'mailto', 'data', 'javascript') or ref.startswith('//'): continue
+            if (p.relative_to(site).as_posix(), ref) in SITE_PENDING: continue
             path, anchor = unquote(u.path), u.fragment
             t = (p.parent/path).resolve() if path else p.resolve()
             if not t.exists(): bad.append((p.relative_to(site).as_posix(), ref)); continue
