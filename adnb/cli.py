@@ -16,7 +16,7 @@ from .batch import BatchInterrupted, dry_run, run_batch
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'COMMANDS', 'NO_SETTINGS', 'error_message', 'guarded', 'cmd_list', 'cmd_run', 'cmd_fit', 'cmd_predict',
-           'check_notebook', 'export_target', 'cmd_export', 'cmd_docs', 'cmd_report', 'cmd_batch', 'parser',
+           'check_notebook', 'export_target', 'cmd_export', 'cmd_docs', 'cmd_data', 'cmd_report', 'cmd_batch', 'parser',
            'unknown_args_message', 'main']
 
 # %% ../nbs/50_cli.ipynb #181c296a
@@ -104,10 +104,16 @@ def cmd_export(a)->None:
 
 # %% ../nbs/50_cli.ipynb #dc26d003
 def cmd_docs(a)->None:
-    "`adnb docs`: the documentation site (`adnb.docs.build_docs`)."
+    "`adnb docs`: the documentation site and the lessons' slides (`adnb.docs.build_docs`); a --reports folder must exist, the default one is used when present."
     from adnb.docs import build_docs
-    out = build_docs(a.nbs, a.out, a.reports or get_setting('reports'), execute=a.execute)
+    rep = a.reports if a.reports is not None else (r if Path(r := get_setting('reports')).expanduser().is_dir() else None)
+    out = build_docs(a.nbs, a.out, rep, execute=a.execute, slides=a.slides)
     print(f"adnb: docs site in {out} (open {Path(out)/'index.html'})")
+
+def cmd_data(a)->None:
+    "`adnb data DATASET SOURCE --out ROOT`: a dataset root from the archive or folder you downloaded (`adnb.dataprep`)."
+    from adnb.dataprep import cmd_data as prepare_data
+    prepare_data(a)
 
 def cmd_report(a)->None:
     "`adnb report [RUNS_DIR] [--out DIR]`: the reproduction report (`adnb.report.build_report`)."
@@ -172,6 +178,9 @@ def parser()->argparse.ArgumentParser:
     d.add_argument('--reports', default=None, help='reports folder whose executed reports become pages (default: settings.ini [paths] reports)')
     d.add_argument('--execute', action='store_true', help='execute notebooks that store no outputs (jupyter-cache; slower); default: stored outputs only')
     d.add_argument('--no-execute', action='store_true', help=argparse.SUPPRESS)   # the default now; kept for old scripts
+    d.add_argument('--slides', action=argparse.BooleanOptionalAction, default=True, help='also the lessons\' reveal.js slides in OUT/slides (default: yes)')
+    from adnb.dataprep import data_arguments
+    data_arguments(sub.add_parser('data', help='a dataset root (MVTec AD, VisA, MPDD) from the archive you downloaded: resized, counts and masks verified'))
     b = sub.add_parser('batch', help='run a grid of experiments (YAML) on this machine or a Ray cluster; resumable')
     b.add_argument('grid', help='grid file (e.g. grids/ci.yaml) or the name of one in grids/ (e.g. ci)')
     b.add_argument('--dry-run', action='store_true', help='list the expanded runs, their ids and status; run nothing')
@@ -186,7 +195,7 @@ def parser()->argparse.ArgumentParser:
     rp.add_argument('--out', default=None, help='output folder of the report')
     return ap
 
-COMMANDS = dict(run=cmd_run, list=cmd_list, fit=cmd_fit, predict=cmd_predict, export=cmd_export, docs=cmd_docs, batch=cmd_batch, report=cmd_report)
+COMMANDS = dict(run=cmd_run, list=cmd_list, fit=cmd_fit, predict=cmd_predict, export=cmd_export, docs=cmd_docs, batch=cmd_batch, report=cmd_report, data=cmd_data)
 NO_SETTINGS = ('list', 'export')   # commands that read no setting
 
 # %% ../nbs/50_cli.ipynb #c0c5e001

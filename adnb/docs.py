@@ -10,9 +10,10 @@ import json, re, shutil, subprocess, sys, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SKIP_FLAGS', 'STORED', 'MAX_NB_BYTES', 'COURSE', 'nb_title', 'sections', 'directives', 'strip_directives',
-           'has_outputs', 'page_tags', 'page_notebook', 'report_notebooks', 'stage_site', 'build_docs',
-           'refresh_outputs', 'stage_table']
+__all__ = ['SKIP_FLAGS', 'STORED', 'MAX_NB_BYTES', 'COURSE', 'COURSE_FIRST', 'SLIDE_SKIP', 'PIPELINES', 'nb_title', 'sections',
+           'directives', 'strip_directives', 'has_outputs', 'page_tags', 'page_notebook', 'report_notebooks',
+           'stage_site', 'check_docs_args', 'build_docs', 'slide_notebook', 'reveal_assets', 'build_slides',
+           'pipeline_diagram', 'write_diagrams', 'refresh_outputs', 'stage_table']
 
 # %% ../nbs/35_docs.ipynb #0218e1e9
 def nb_title(nb)->str:
@@ -68,7 +69,7 @@ def page_tags(src:str, cell, report:bool=False)->list[str]:
     if d.keys() & {'default_exp', 'hide', 'exporti'}: return ['remove-cell']
     tags = ['skip-execution'] if d.keys() & set(SKIP_FLAGS) else []
     if d.keys() & {'export', 'exports'}: return tags
-    if strip_directives(src).lstrip().startswith('# Exercise'): return tags
+    if strip_directives(src).lstrip().startswith('# Exercise'): return tags + ['exercise']   # CSS class tag_exercise: wrapped
     return tags + (['hide-input'] if _figure(cell) else ['hide-cell'])
 
 # %% ../nbs/35_docs.ipynb #5265895e
@@ -86,13 +87,21 @@ def page_notebook(nb, report:bool=False):
 
 # %% ../nbs/35_docs.ipynb #0615caee
 COURSE = ('course/00_start_here', '10_patchcore', '11_padim', '12_fapm', '15_anomalydino', '16_costfilter', '13_fbft', '14_dfm', '17_adpretrain')
+COURSE_FIRST = ('course/README', 'course/syllabus')     # course pages before the lessons; other course pages follow them
+
+def _is_complete(run_dir)->bool:
+    "Whether `run_dir` holds a finished run: not a `.partial` folder, and its run.json says 'done'."
+    p = Path(run_dir)
+    if p.name.endswith('.partial'): return False
+    try: return json.loads((p/'run.json').read_text()).get('status') == 'done'
+    except (OSError, ValueError, AttributeError): return False
 
 def report_notebooks(reports:str|Path)->list[Path]:
-    "Executed experiment reports under `reports` that finished (results.json beside, no papermill exception), newest first."
+    "Executed experiment reports under `reports` whose run is complete (`_is_complete`, results.json, no papermill exception), newest first."
     import nbformat
     ok = []
     for p in Path(reports).glob('*/*/*.ipynb'):
-        if p.stem != p.parent.parent.name or not (p.parent/'results.json').exists(): continue
+        if p.stem != p.parent.parent.name or not _is_complete(p.parent) or not (p.parent/'results.json').exists(): continue
         md = nbformat.read(p, as_version=4).metadata
         if md.get('papermill', {}).get('exception') or md.get('adnb', {}).get('status') == 'interrupted': continue
         ok.append(p)
@@ -107,6 +116,8 @@ stored outputs; the site opens offline (`_docs/index.html`), search included.
 
 - **Learning the methods?** Start with the [course](course/README.md): the task, the MVTec AD protocol and the metrics,
   then one lesson per method, each with learning goals, a *See it work* section, exercises and what to try next.
+- **Teaching?** The [syllabus](course/syllabus.md) plans six weeks (lessons, labs, assignments, reading, time on a
+  laptop CPU); every lesson also comes as reveal.js slides (`slides/` beside this page, built by `adnb docs`).
 - **Using the library?** `pip install -e ".[dev]"`, then `adnb run patchcore` runs the main experiment on the embedded
   offline dataset in under a minute; the library pages below document every function next to its checks.
 - **Reading results?** The reports are executed experiment notebooks: metrics, galleries, score densities and a
@@ -137,7 +148,8 @@ html_theme_options = dict(show_toc_level=2, home_page_in_toc=True, use_download_
 html_last_updated_fmt = None
 html_copy_source = False
 html_show_sourcelink = False
-html_static_path = []
+html_static_path = ['_static']
+html_css_files = ['adnb.css']
 myst_enable_extensions = ['dollarmath', 'amsmath', 'colon_fence', 'html_image']
 myst_heading_anchors = 3
 nb_execution_mode = {mode!r}
@@ -152,18 +164,27 @@ nb_output_stderr = 'remove-warn'
 suppress_warnings = ['myst.header', 'mystnb.unknown_mime_type', 'myst.xref_missing', 'misc.highlighting_failure']
 """
 
+_CSS = """/* adnb: the site's own rules (added by adnb.docs.build_docs) */
+/* An exercise's question is a comment in its code cell: wrap long lines instead of hiding them behind a scrollbar. */
+div.cell.tag_exercise div.cell_input pre, div.cell.tag_exercise div.highlight pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+/* Tables of measured numbers and ledgers are wide: they scroll inside the page, the page itself does not. */
+article table.table { display: block; overflow-x: auto; }
+"""
+
 # %% ../nbs/35_docs.ipynb #3a332fc8
 def _write(p:Path, text:str):
     "Write `text` to `p` unless it already holds exactly that (keeps mtimes for Sphinx's incremental build)."
     p.parent.mkdir(parents=True, exist_ok=True)
     if not p.exists() or p.read_text(encoding='utf-8') != text: p.write_text(text, encoding='utf-8')
 
+_ASSETS = ('*.svg', '*.png')    # images the course pages and lessons show (e.g. nbs/course/diagrams/*.svg)
+
 def stage_site(nbs:str|Path, src:str|Path, reports:str|Path|None=None, execute:bool=False, cache:str|Path|None=None)->list[str]:
     "Write the Sphinx source of the site into `src`; returns the page names (docnames)."
     import nbformat
     nbs, src = Path(nbs), Path(src)
     lib = sorted(p for p in nbs.glob('*.ipynb') if re.match(r'\d\d_', p.name))
-    if not lib: raise FileNotFoundError(f"no library notebooks (NN_name.ipynb) in {nbs.resolve()}")
+    if not lib: raise FileNotFoundError(f"no library notebooks (NN_name.ipynb) in {nbs.resolve()} (adnb docs --nbs: the nbs folder)")
     course = sorted((nbs/'course').glob('*.ipynb')) if (nbs/'course').is_dir() else []
     pages, stored = [], []
     for p in [*lib, *course]:
@@ -172,6 +193,10 @@ def stage_site(nbs:str|Path, src:str|Path, reports:str|Path|None=None, execute:b
         if has_outputs(nb): stored.append(f'{name}.ipynb')
     for p in sorted((nbs/'course').glob('*.md')) if course else []:
         if not p.name.startswith('_'): _write(src/'course'/p.name, p.read_text(encoding='utf-8')); pages.append(f'course/{p.stem}')
+    for pat in _ASSETS if course else []:                  # diagrams and pictures under nbs/course/<folder>/
+        for p in (nbs/'course').glob(f'*/{pat}'):
+            q = src/p.relative_to(nbs); q.parent.mkdir(parents=True, exist_ok=True)
+            if not q.exists() or q.read_bytes() != p.read_bytes(): shutil.copyfile(p, q)
     reps = []
     for p in report_notebooks(reports) if reports else []:
         name = f'reports/{p.parent.parent.name}-{p.parent.name}'
@@ -182,31 +207,219 @@ def stage_site(nbs:str|Path, src:str|Path, reports:str|Path|None=None, execute:b
         if old.relative_to(src).as_posix() not in want: old.unlink()
     names = [n for n in pages if not n.startswith(('course/', 'reports/'))]
     order = [c for c in COURSE if c in pages]
-    crs = (['course/README'] if 'course/README' in pages else []) + order
+    first = [c for c in COURSE_FIRST if c in pages]
+    crs = first + order + sorted(n for n in pages if n.startswith('course/') and n not in first and n not in order)
     rp = ('\n```{toctree}\n:caption: Reports\n:maxdepth: 1\n' + '\n'.join(reps) + '\n```\n') if reps else ''
     _write(src/'index.md', _INDEX.format(course='\n'.join(crs), library='\n'.join(n for n in names if n not in order), reports=rp))
+    _write(src/'_static'/'adnb.css', _CSS)
     _write(src/'conf.py', _CONF.format(mode='cache' if execute else 'off', cache=str(Path(cache or src.parent/'cache').resolve()),
                                        exclude=stored + [f'{n}.ipynb' for n in reps]))
     return ['index', *crs, *[n for n in names if n not in order], *reps]
 
 # %% ../nbs/35_docs.ipynb #822daad2
+def check_docs_args(out:str|Path, reports:str|Path|None=None)->Path:
+    "`out` resolved, after refusing an `out` that is a file (or lies under one) and a `reports` folder that does not exist."
+    o = Path(out).expanduser()
+    if o.exists() and not o.is_dir(): raise ValueError(f"--out {out} is a file, not a folder: give a new or existing folder for the site (e.g. --out _docs)")
+    if (f := next((a for a in o.parents if a.exists()), None)) is not None and not f.is_dir():
+        raise ValueError(f"--out {out}: {f} is a file, not a folder")
+    if reports is not None and not Path(reports).expanduser().is_dir():
+        raise FileNotFoundError(f"--reports {reports}: no such folder (give the reports folder whose complete runs become pages, e.g. reports)")
+    return o.resolve()
+
 def build_docs(nbs:str|Path='nbs',          # library notebooks (nbs/*.ipynb, nbs/course/; experiments are not pages)
                out:str|Path='_docs',        # site folder (index.html opens offline)
-               reports:str|Path|None=None,  # reports folder whose finished executed reports become pages
+               reports:str|Path|None=None,  # reports folder whose complete runs become pages; must exist when given
                execute:bool=False,          # also run notebooks that store no output (jupyter-cache; slow/cuda cells skipped)
-               quiet:bool=False)->Path:     # only warnings and errors (no per-page progress)
-    "Build the offline documentation site with Sphinx + myst-nb (sphinx-book-theme): navigation, search, bundled MathJax."
-    try: import myst_nb, sphinx_book_theme, importlib; importlib.import_module('sphinx-mathjax-offline')
+               quiet:bool=False,            # only warnings and errors (no per-page progress)
+               slides:bool=True)->Path:     # also the lessons' reveal.js slides in `out/slides` (`build_slides`)
+    "Build the offline documentation site with Sphinx + myst-nb (sphinx-book-theme): navigation, search, bundled MathJax; and the slides."
+    out = check_docs_args(out, reports)
+    try:
+        import myst_nb, sphinx_book_theme, importlib; importlib.import_module('sphinx-mathjax-offline')
+        if slides: import sphinx_revealjs
     except ImportError as e:
-        raise ImportError(f"adnb docs needs sphinx, myst-nb, sphinx-book-theme and sphinx-mathjax-offline ({e.name} is missing): "
-                          'pip install -e ".[dev]"') from None
-    out = Path(out).resolve(); work = out.parent/'_proc'/'docs'; t0 = time.perf_counter()
+        raise ImportError(f"adnb docs needs sphinx, myst-nb, sphinx-book-theme, sphinx-mathjax-offline and (for the slides) sphinx-revealjs "
+                          f'({e.name} is missing): pip install -e ".[docs]"') from None
+    work = out.parent/'_proc'/'docs'; t0 = time.perf_counter()
     pages = stage_site(nbs, work/'src', reports, execute, work/'cache')
     print(f"adnb docs: {len(pages)} pages -> {out} (Sphinx + myst-nb, {'executing with a cache' if execute else 'stored outputs'})", flush=True)
     cmd = [sys.executable, '-m', 'sphinx', '-b', 'html', '-d', str(work/'doctrees'), *(['-q'] if quiet else []), str(work/'src'), str(out)]
     r = subprocess.run(cmd)
     if r.returncode: raise RuntimeError(f"sphinx-build failed (exit {r.returncode}): {' '.join(cmd)}")
+    if slides:
+        decks = build_slides(nbs, out/'slides')
+        print(f"adnb docs: {len(decks)} slide decks -> {out/'slides'}", flush=True)
     print(f"adnb docs: built in {time.perf_counter() - t0:.0f} s; open {out/'index.html'}", flush=True)
+    return out
+
+# %% ../nbs/35_docs.ipynb #d0c5a004
+SLIDE_SKIP = ('Parity with the authors', 'Paper-vs-code ledger', 'Cost, stage by stage')
+
+def _question(src:str)->str:
+    "The leading comment lines of an exercise cell, as markdown."
+    ls = []
+    for l in strip_directives(src).lstrip().splitlines():
+        if not l.startswith('#'): break
+        ls.append(l.lstrip('#').strip())
+    head, _, rest = ' '.join(ls).partition(':')
+    return f"**{head}:**{rest}"
+
+def _site_links(md:str, name:str)->str:
+    "Relative links to notebooks and markdown pages in `md` (of page `name`) rewritten for a deck in `slides/`: `../<page>.html`."
+    import posixpath
+    base = posixpath.dirname(name)
+    def fix(m):
+        path, hsh, anchor = m.group(2).partition('#')
+        if re.match(r'[a-z]+:', path) or not path.endswith(('.ipynb', '.md')): return m.group(0)
+        page = posixpath.normpath(posixpath.join(base, path))
+        return f"{m.group(1)}../{page.rsplit('.', 1)[0]}.html{hsh}{anchor})"
+    return re.sub(r'(\]\()([^)\s]+)\)', fix, md)
+
+def slide_notebook(nb, name:str=''):
+    "A copy of lesson `nb` (page `name`, e.g. 'course/00_start_here') as a slide deck: headings, prose, figures with captions and exercise questions, with `slideshow` metadata."
+    import nbformat
+    v4, cells = nbformat.v4, []
+    for c, sec in zip(nb.cells, sections(nb)):
+        if sec.startswith(SLIDE_SKIP): continue
+        if c.cell_type == 'markdown':
+            s = c.source.strip()
+            if not s or s.startswith('<details>'): continue                          # folded solutions stay in the lesson
+            kind = 'slide' if re.match(r'#{1,2}\s', s) or not cells else 'subslide'
+            cells.append(v4.new_markdown_cell(_site_links(s, name), metadata={'slideshow': {'slide_type': kind}}))
+        elif c.cell_type == 'code':
+            d = directives(c.source)
+            if d.keys() & {'default_exp', 'hide', 'exporti', 'export', 'exports'}: continue
+            if strip_directives(c.source).lstrip().startswith('# Exercise'):
+                cells.append(v4.new_markdown_cell(_question(c.source), metadata={'slideshow': {'slide_type': 'subslide'}}))
+            elif any(k in o.get('data', {}) for o in c.get('outputs', []) for k in ('image/png', 'image/jpeg', 'image/svg+xml')):
+                keep = [o for o in c.outputs if o.get('output_type') in ('display_data', 'execute_result')
+                        and (set(o.get('data', {})) & {'image/png', 'image/jpeg', 'image/svg+xml'} or 'adnb-caption' in str(o.get('data', {}).get('text/html', '')))]
+                cells.append(v4.new_code_cell('', outputs=keep, metadata={'slideshow': {'slide_type': 'subslide'}}))
+    return v4.new_notebook(cells=cells, metadata=nb.metadata)
+
+# %% ../nbs/35_docs.ipynb #d0c5a007
+_SLIDES_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
+{#- adnb: nbconvert's reveal template without its CDN scripts (jQuery, require.js, Mermaid, MathJax 2, reveal.js) -#}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}
+<script>window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\(', '\\)']], displayMath: [['$$', '$$'], ['\\[', '\\]']]}};</script>
+<script defer src="{{ resources.adnb.mathjax }}"></script>
+<style>
+.reveal .slides section { height: 100%; overflow-y: auto; text-align: left; font-size: 0.62em; }
+.reveal .slides section img { max-height: 560px; }
+.reveal table { font-size: 0.8em; }
+.reveal p.adnb-caption { font-size: 0.8em; color: #444; }
+</style>
+{%- endblock html_head_js_mathjax -%}
+{% block footer_js %}
+<script src="{{ resources.reveal.url_prefix }}/dist/reveal.js"></script>
+<script>
+Reveal.initialize({controls: true, progress: true, hash: true, slideNumber: 'c/t', center: false, transition: 'none',
+                   width: 1280, height: 800, margin: 0.03});
+Reveal.on('slidechanged', () => { if (window.MathJax && MathJax.typesetPromise) MathJax.typesetPromise(); });
+</script>
+{% endblock footer_js %}
+"""
+_REVEAL_FILES = ('LICENSE', 'dist/reveal.js', 'dist/reveal.css', 'dist/reset.css', 'dist/theme/white.css', 'dist/theme/fonts/source-sans-pro')
+
+def reveal_assets(dest:str|Path)->Path:
+    "Copy reveal.js (the copy bundled in the `sphinx-revealjs` wheel) into `dest`; returns `dest`."
+    try: import sphinx_revealjs
+    except ImportError: raise ImportError('adnb slides need reveal.js from the sphinx-revealjs package: pip install sphinx-revealjs (in ".[dev]")') from None
+    src, dest = Path(sphinx_revealjs.__file__).parent/'_static'/'revealjs', Path(dest)
+    for f in _REVEAL_FILES:
+        s, t = src/f, dest/f
+        if s.is_dir(): shutil.copytree(s, t, dirs_exist_ok=True)
+        else: t.parent.mkdir(parents=True, exist_ok=True); shutil.copyfile(s, t)
+    return dest
+
+def build_slides(nbs:str|Path='nbs',        # the course's notebooks (COURSE order)
+                 out:str|Path='_docs/slides', # folder of the decks: <name>.slides.html, reveal.js in _reveal/
+                 mathjax:str='../_static/mathjax/tex-chtml.js' # MathJax 3, relative to `out` (the site's copy)
+                )->list[Path]:
+    "One offline reveal.js deck per course notebook (nbconvert's SlidesExporter on `slide_notebook`); returns the files."
+    import nbformat, tempfile
+    from nbconvert import SlidesExporter
+    nbs, out = Path(nbs), Path(out); out.mkdir(parents=True, exist_ok=True)
+    reveal_assets(out/'_reveal')
+    decks = []
+    with tempfile.TemporaryDirectory() as t:
+        (Path(t)/'adnb_slides.html.j2').write_text(_SLIDES_TEMPLATE)
+        ex = SlidesExporter(template_file=str(Path(t)/'adnb_slides.html.j2'), exclude_input=True,
+                            exclude_input_prompt=True, exclude_output_prompt=True, reveal_url_prefix='_reveal', reveal_theme='white')
+        for name in COURSE:
+            p = nbs/f'{name}.ipynb'
+            if not p.exists(): continue
+            body, _ = ex.from_notebook_node(slide_notebook(nbformat.read(p, as_version=4), name), resources={'adnb': {'mathjax': mathjax}})
+            f = out/f'{Path(name).name}.slides.html'; f.write_text(body, encoding='utf-8'); decks.append(f)
+    return decks
+
+# %% ../nbs/35_docs.ipynb #d0c5a00a
+_KIND = dict(input=('#eeeeee', '#555555'), frozen=('#dbe9f6', '#1f77b4'), fitted=('#fde3c8', '#d9661f'),
+             trained=('#f8d0d0', '#c0392b'), score=('#dff2dc', '#2e8b3a'), output=('#e8dcf2', '#7b4aa0'))
+PIPELINES = dict(
+    patchcore=('PatchCore', [('input', 'test image', 'resized (crop)'), ('frozen', 'CNN features', 'two mid layers,\n3×3 local average'),
+               ('fitted', 'memory bank', 'greedy k-centre coreset\nof training patches (10 %)'),
+               ('score', 'patch scores', 'distance to the nearest\nmemory patch (1-NN)'),
+               ('output', 'map + image score', 'upsampled, Gaussian σ = 4;\nmax, re-weighted (eq. 7)')]),
+    padim=('PaDiM', [('input', 'test image', 'resized (crop)'), ('frozen', 'CNN features', 'three layers, d random\nchannels kept'),
+           ('fitted', 'Gaussian per position', 'mean $\\mu$, covariance $\\Sigma + \\epsilon I$\nat every grid position'),
+           ('score', 'patch scores', 'Mahalanobis distance\nto its position\'s Gaussian'),
+           ('output', 'map + image score', 'upsampled, Gaussian σ = 4;\nimage score = max')]),
+    fapm=('FAPM', [('input', 'test image', 'resized (crop)'), ('frozen', 'CNN features', 'per layer, 3×3 local average'),
+          ('fitted', 'memory per cell and layer', 'adaptive coreset per 32 px cell\n(eq. 1: wide cells keep 2×)'),
+          ('score', 'patch scores', 'k-NN within the patch\'s\nown cell, per layer'),
+          ('output', 'map + image score', 'layers summed, σ = 4;\n$(1 - \\max\\ \\mathrm{softmax}\\ N_b)\\, s^*$')]),
+    anomalydino=('AnomalyDINO', [('input', 'test image', 'few-shot: k reference\nimages of the category'),
+                 ('frozen', 'patch features', 'DINOv2 ViT (Lite0 here),\nunit length'),
+                 ('fitted', 'reference patches', 'all patches of the k shots\n(+ rotations, foreground mask)'),
+                 ('score', 'patch scores', 'cosine distance to the\nnearest reference patch'),
+                 ('output', 'map + image score', 'σ = 4;\nmean of the top 1 %')]),
+    costfilter=('CostFilter-AD', [('input', 'test image', 'and N normal templates'), ('frozen', 'features', 'four layers on one grid'),
+                ('score', 'cost volume', '$1 - \\cos$ to every template patch,\n$D$ smallest kept; min = $\\bar{M}$'),
+                ('trained', '3D U-Net filter', 'guided by $\\bar{M}$ and the features;\ntrained on synthetic anomalies'),
+                ('output', 'map + image score', 'anomaly probability $M$, σ = 4;\nmean of the top 250')]),
+    fbft=('FBFT', [('input', 'test image', 'resized, square-padded'), ('frozen', 'teacher features', '$f_j$ (shallow), $f_k$ (deep)\non one grid'),
+          ('trained', 'students $S_F$, $S_B$', 'MLPs trained on normal patches:\n$f_j \\to f_k$ and $f_k \\to f_j$'),
+          ('score', 'transfer errors', '$\\Delta_k = d(f_k, S_F(f_j))$\n$\\Delta_j = d(f_j, S_B(f_k))$'),
+          ('output', 'map + image score', '$\\Delta_j \\Delta_k$ (eq. 4), σ = 4;\nmean of the top 0.1 %')]),
+    dfm=('DFM', [('input', 'test image', 'few-shot, continual\nor supervised'), ('trained', 'adapted features', 'identity-initialised adapters\nin a frozen backbone'),
+         ('trained', 'trainable memory', 'distances to memory vectors,\nmodulate layers (identity at start)'),
+         ('score', 'patch scores', 'min- and max-pooling\nover the memory'),
+         ('output', 'map + image score', 'trained end to end;\nuntrained = PatchCore')]),
+    adpretrain=('ADPretrain', [('input', 'test image', 'and normal references'), ('frozen', 'residual features', 'feature minus its nearest\nnormal reference feature'),
+                ('trained', 'pretrained projector', 'contrastive losses on anomalies\nof other categories'),
+                ('fitted', 'PatchCore / PaDiM / FeatureNorm', 'fitted on the projected\nfeatures instead'),
+                ('output', 'map + image score', 'as the detector\nit feeds')]))
+
+def pipeline_diagram(method:str):
+    "A matplotlib Figure of `method`'s pipeline: one box per stage (colour: input, frozen, fitted, trained, score, output), arrows between."
+    from matplotlib.figure import Figure
+    from matplotlib.patches import FancyBboxPatch
+    if method not in PIPELINES: raise ValueError(f"no pipeline diagram for {method!r}: one of {', '.join(PIPELINES)}")
+    title, boxes = PIPELINES[method]
+    n, w, gap = len(boxes), 2.3, .55
+    fig = Figure(figsize=(n * (w + gap) * .95, 2.05)); ax = fig.add_axes([0, 0, 1, 1])
+    ax.set_xlim(-.1, n * (w + gap) - gap + .1); ax.set_ylim(-.35, 1.9); ax.axis('off')
+    for i, (kind, head, detail) in enumerate(boxes):
+        x = i * (w + gap); face, edge = _KIND[kind]
+        ax.add_patch(FancyBboxPatch((x, 0), w, 1.25, boxstyle='round,pad=0.03,rounding_size=0.12', fc=face, ec=edge, lw=1.6))
+        ax.text(x + w / 2, 1.02, head, ha='center', va='center', fontsize=10.5, weight='bold', color='#222222')
+        ax.text(x + w / 2, .45, detail, ha='center', va='center', fontsize=8.6, color='#333333', linespacing=1.25)
+        ax.text(x + w / 2, -.2, kind, ha='center', va='center', fontsize=8, color=edge, style='italic')
+        if i: ax.annotate('', xy=(x - .04, .62), xytext=(x - gap + .04, .62), arrowprops=dict(arrowstyle='-|>', color='#444444', lw=1.4))
+    ax.text(0, 1.7, title, ha='left', va='center', fontsize=12.5, weight='bold', color='#111111')
+    return fig
+
+def write_diagrams(folder:str|Path='nbs/course/diagrams')->list[Path]:
+    "Write every `PIPELINES` diagram as `<folder>/<method>.svg` (deterministic: text as text, no date, fixed hash salt); returns the files."
+    import matplotlib
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True); out = []
+    with matplotlib.rc_context({'svg.fonttype': 'none', 'svg.hashsalt': 'adnb', 'font.family': 'DejaVu Sans'}):
+        for m in PIPELINES:
+            f = folder/f'{m}.svg'; pipeline_diagram(m).savefig(f, format='svg', metadata={'Date': None}); out.append(f)
     return out
 
 # %% ../nbs/35_docs.ipynb #1ef4803f

@@ -1,5 +1,7 @@
 """The docs site in a real browser, offline: the start page, the course's first lesson and three method pages show their
-figures and captions, equations render with the bundled MathJax, search works, and no page asks the network for anything."""
+figures and captions, equations render with the bundled MathJax in every lesson, no exercise question hides behind a
+horizontal scrollbar, the syllabus, glossary and pipeline diagrams are on the site, the slides open and typeset their
+equations, search works, and no page asks the network for anything."""
 import importlib.util, os, shutil
 from pathlib import Path
 import pytest
@@ -83,3 +85,38 @@ def test_search_works_offline(site, browser):
     assert any('10_patchcore' in h for h in hits), hits
     assert not page.net, page.net
     page.context.close()
+
+LESSONS = ['course/00_start_here', '10_patchcore', '11_padim', '12_fapm', '15_anomalydino', '16_costfilter', '13_fbft', '14_dfm', '17_adpretrain']
+# Lessons another helper owns whose equations are not typeset yet (the lead removes each entry once its lesson uses $...$).
+MATH_PENDING = {'10_patchcore', '11_padim', '14_dfm', '15_anomalydino'}
+
+@pytest.mark.parametrize('name', LESSONS)
+def test_lesson_equations_typeset_and_questions_wrapped(site, browser, name):
+    page = _open(browser, (site/f'{name}.html').as_uri())
+    if name not in MATH_PENDING:
+        page.wait_for_selector('mjx-container', timeout=20_000)
+        assert page.locator('mjx-container').count() >= 3
+    text = page.inner_text('article')
+    assert not any(t in text for t in ('\\frac', '\\lVert', '\\mathrm', '$$')), 'raw TeX on the page'
+    cells = page.eval_on_selector_all('div.cell.tag_exercise pre', 'es => es.map(e => [e.scrollWidth, e.clientWidth])')
+    assert len(cells) >= 2 and all(w <= c + 1 for w, c in cells), cells                 # every question visible, no scrollbar
+    assert not page.net and not page.errors, (page.net, page.errors)
+    _shot(page, name.replace('/', '_') + '_math'); page.context.close()
+
+def test_course_pages_on_the_site(site, browser):
+    for name, want in (('course/syllabus', 'Week 6'), ('course/glossary', 'Notation'), ('course/diagrams', 'FBFT')):
+        page = _open(browser, (site/f'{name}.html').as_uri())
+        assert want in page.inner_text('article'), name
+        if name == 'course/diagrams':
+            widths = page.eval_on_selector_all('article img', 'es => es.map(e => e.complete ? e.naturalWidth : 0)')
+            assert len(widths) == 8 and all(w > 300 for w in widths), widths
+        assert not page.net and not page.errors, (name, page.net, page.errors)
+        _shot(page, name.replace('/', '_')); page.context.close()
+
+def test_slides_open_offline(site, browser):
+    page = _open(browser, (site/'slides'/'16_costfilter.slides.html').as_uri())
+    assert page.evaluate('Reveal.getTotalSlides()') > 10
+    page.wait_for_selector('mjx-container', state='attached', timeout=20_000)     # the site's MathJax, from _static
+    for _ in range(3): page.keyboard.press('ArrowRight')
+    assert not page.net and not page.errors, (page.net, page.errors)
+    _shot(page, 'slides_16_costfilter'); page.context.close()
