@@ -614,8 +614,21 @@ def _run(argv, a)->dict:
           f"(max |metric difference| against the torch engine {rec['metrics_max_abs_diff_engine_vs_torch']:.1e})")
     if a.out != '-':
         out = Path(a.out) if a.out else ROOT/'reports'/'records'/f'stages_{a.method}_{dname}.json'
+        rec['history'] = history(out)
         out.parent.mkdir(parents=True, exist_ok=True); out.write_text(json.dumps(rec, indent=1, default=float) + '\n'); print('written', out)
     return rec
+
+def history(path:Path)->list:
+    "The earlier record's history plus its own summary (date, command, engine, per-stage ms, forward ms, fit s, metrics), newest last."
+    if not path.is_file(): return []
+    try: old = json.loads(path.read_text())
+    except ValueError: return []
+    st = lambda ph: {r['stage']: round(r['ms_per_image'], 3) for r in old.get(ph, {}).get('stages', [])}
+    return old.get('history', []) + [dict(date=time.strftime('%Y-%m-%d', time.localtime(path.stat().st_mtime)), command=old.get('command'),
+                                          engine=old.get('engine', 'torch'), load_before=old.get('load_before'),
+                                          change='superseded by a re-run (issue 32: engines, faster map/search/PaDiM fit; issue 28 pooling)',
+                                          fit_wall_s=old.get('fit', {}).get('wall_s'), fit_ms_per_image=st('fit'), infer_ms_per_image=st('infer'),
+                                          forward_ms_per_image=old.get('infer', {}).get('forward_ms_per_image'), metrics=old.get('metrics'))]
 
 def recall(model, spec, search)->dict:
     "Recall@1 of the approximate index against exact search, on the patches of the first test batch."
