@@ -231,8 +231,9 @@ def set_engine(model:nn.Module,       # a method (PatchCore, PaDiM, ...) or a Fe
     return e
 
 def engine_of(model:nn.Module)->str:
-    "The engine(s) of the FeatureExtractors inside `model`, e.g. 'onnxruntime' ('torch' for a ViT, which always runs torch)."
-    es = sorted({('torch' if m.patch is not None else m.engine) for m in model.modules() if isinstance(m, FeatureExtractor)})
+    "The engine(s) the FeatureExtractors inside `model` run at inference, e.g. 'onnxruntime'; 'torch' for ViTs and bodies with adapters or hooks."
+    es = sorted({('torch' if m.patch is not None or len(m.adapters) or _hooked(m.body) else m.engine)
+                 for m in model.modules() if isinstance(m, FeatureExtractor)})
     return '+'.join(es) or 'none'
 
 # %% ../nbs/03_backbones.ipynb #71d3ecae
