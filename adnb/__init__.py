@@ -20,6 +20,7 @@ Modules:
 - `adnb.report`: The reproduction report: every results row we have, beside every number the papers print, with every difference of setting spelled out; a leaderboard per dataset; one offline HTML page (`adnb report`).
 - `adnb.run`: The engine behind `adnb run EXPERIMENT [-p name value ...]`: check the parameters and the data, execute an experiment notebook with papermill into `reports/<experiment>/<timestamp>/` and say where the report is and what it measured.
 - `adnb.scoring`: One loop for every method: score a fitted model on a split and return image scores, full-resolution maps, masks, defect types, patch embeddings for t-SNE and timings.
+- `adnb.timing`: One way to time a model for every FPS adnb reports: warm-up, median over timed passes, threads pinned, engine and thread count named.
 - `adnb.viz`: Report figures that render everywhere (JupyterLab, VS Code, exported HTML offline, Voila, the docs site): metrics table, stratified gallery, KDE score curves, t-SNE of patch features, a threshold explorer that works without a kernel, and `report_sections` that lays them out the same way for every experiment."""
 
 __version__ = "0.0.1"

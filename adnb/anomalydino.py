@@ -19,8 +19,8 @@ from .datasets import DatasetError, kshot
 
 # %% auto #0
 __all__ = ['ROTATIONS', 'PROTOCOLS', 'AUTHORS_MASKED', 'AUTHORS_ROTATED_INFORMED', 'PREPROCESS', 'flat_ip_index', 'nn_cosine',
-           'top_frac_mean', 'distance_map', 'pca_mask', 'rotate', 'reference_records', 'authors_preset', 'AnomalyDINO',
-           'fit_anomalydino']
+           'PrunedIP', 'top_frac_mean', 'distance_map', 'pca_mask', 'rotate', 'reference_records', 'authors_preset',
+           'AnomalyDINO', 'fit_anomalydino']
 
 # %% ../nbs/15_anomalydino.ipynb #1cdd3167
 def flat_ip_index(bank:torch.Tensor, # (N, D) L2-normalised reference patches
@@ -38,19 +38,59 @@ def nn_cosine(bank:torch.Tensor,    # (N, D) L2-normalised reference patches
               index=None,           # a prebuilt `flat_ip_index(bank)` (reused across calls)
               chunk:int=4096        # queries per block in the torch fallback
              )->tuple[torch.Tensor, torch.Tensor]:
-    "Cosine distance `1 − max_m ⟨q, m⟩` to the nearest reference patch and its index, each (Q,)."
+    "Cosine distance `1 − max_m ⟨q, m⟩` to the nearest reference patch and its index, each (Q,); the index may be a `PrunedIP`."
     if len(bank) == 0: raise ValueError("reference bank is empty: call fit_anomalydino(model, reference_images) first")
     if bank.shape[1] != queries.shape[1]: raise ValueError(f"reference patches have {bank.shape[1]} dims, queries {queries.shape[1]}")
     if use_faiss and index is None:
         try: index = flat_ip_index(bank, queries.is_cuda)
         except ImportError: index = None
     if use_faiss and index is not None:
-        S, I = index.search(queries.detach().float().cpu().contiguous().numpy(), 1)
-        s, i = torch.from_numpy(S[:, 0]), torch.from_numpy(I[:, 0])
-    else:
-        out = [(q.float() @ bank.float().T).max(1) for q in queries.split(chunk)]
-        s, i = torch.cat([o.values for o in out]).cpu(), torch.cat([o.indices for o in out]).cpu()
-    return (1 - s).clamp(0, 2).to(queries.device), i.to(queries.device)
+        i = torch.from_numpy(index.search(queries.detach().float().cpu().contiguous().numpy(), 1)[1][:, 0]).long()
+    else: i = torch.cat([(q.float() @ bank.float().T).argmax(1) for q in queries.split(chunk)]).cpu()
+    i = i.to(queries.device)
+    s = (queries.float() * bank.float()[i]).sum(-1)      # the chosen pair's similarity, computed alike whichever search chose it
+    return (1 - s).clamp(0, 2), i
+
+# %% ../nbs/15_anomalydino.ipynb #ad5e0002
+class PrunedIP:
+    "Exact 1-NN inner-product search over unit-norm rows that skips whole k-means clusters a spherical-cap bound rules out."
+    def __init__(self, bank:torch.Tensor,      # (N, D) L2-normalised reference patches
+                 clusters:int|None=None,       # k-means clusters (default ≈ √N / 2, at most 1024)
+                 seed:int=0, slack:float=1e-4):
+        import faiss
+        b = bank.detach().float().cpu().contiguous(); N, D = b.shape
+        K = clusters or max(1, min(1024, round(N**.5 / 2)))
+        km = faiss.Kmeans(D, K, niter=10, seed=seed); km.train(b.numpy())
+        a = torch.from_numpy(km.index.search(b.numpy(), 1)[1][:, 0]).long()
+        self.perm = torch.argsort(a, stable=True); self.B = b[self.perm].contiguous()
+        self.counts = torch.bincount(a, minlength=K); self.starts = torch.cumsum(self.counts, 0) - self.counts
+        self.U = F.normalize(torch.from_numpy(km.centroids), dim=1)        # cluster directions u_j
+        cos_m = (self.B * self.U[a[self.perm]]).sum(1)                        # cos(m, u_j) of every member
+        self.theta = torch.full((K,), 2.).scatter_reduce(0, a[self.perm], cos_m, 'amin').clamp(-1, 1).arccos()   # widest member angle θ_j
+        self.ntotal, self.d, self.slack, self.work = N, D, slack, 0.
+
+    def _scan(self, q, best, bi, qi, cj):
+        "Exact max over the members of cluster cj[t] for query qi[t] (pairs grouped by cluster), updating best / bi."
+        o = torch.argsort(cj, stable=True); qi, cj = qi[o], cj[o]
+        uc, cnt = torch.unique_consecutive(cj, return_counts=True); s = 0
+        for c, n in zip(uc.tolist(), cnt.tolist()):
+            rows = qi[s:s + n]; s += n; lo = int(self.starts[c]); m = self.B[lo:lo + int(self.counts[c])]
+            v, j = (q[rows] @ m.T).max(1); self.work += n * len(m)
+            up = v > best[rows]; best[rows[up]] = v[up]; bi[rows[up]] = self.perm[lo + j[up]]
+
+    def search(self, q:np.ndarray, k:int=1)->tuple[np.ndarray, np.ndarray]:
+        "faiss-style `(similarities (Q, 1), indices (Q, 1))` of the nearest row by inner product; exact (up to `slack`)."
+        if k != 1: raise ValueError(f"PrunedIP finds the 1 nearest reference patch, not k={k}")
+        q = torch.from_numpy(np.ascontiguousarray(q, dtype=np.float32)); Q = len(q)
+        best, bi = torch.full((Q,), -3.), torch.zeros(Q, dtype=torch.long)
+        phi = (q @ self.U.T).clamp(-1, 1).arccos()                           # angle to each cluster direction
+        ub = (phi - self.theta).clamp_min(0).cos() + self.slack             # cap bound: <q, m> <= cos(max(0, φ − θ_j))
+        first = phi.argmin(1); ar = torch.arange(Q)
+        self._scan(q, best, bi, ar, first)                                   # the nearest cluster first gives a good bound
+        ub[ar, first] = -9.
+        qi, cj = (ub > best[:, None]).nonzero(as_tuple=True)                # every cluster that could still hold a better row
+        self._scan(q, best, bi, qi, cj)
+        return best[:, None].numpy(), bi[:, None].numpy()
 
 # %% ../nbs/15_anomalydino.ipynb #3f44339f
 def top_frac_mean(d:torch.Tensor,  # (B, n) patch distances
@@ -164,7 +204,8 @@ class AnomalyDINO(nn.Module):
                  mask_threshold:float|None=None, # PC1 threshold; None: 10 for DINOv2, else 0
                  morphology:str='grid',       # mask dilation/closing: 'grid' | 'raster' (authors' code)
                  vit_norm:bool=True,          # ViT: apply the final LayerNorm to the tokens
-                 use_faiss:bool=True):
+                 use_faiss:bool=True,
+                 pruned_from:int|None=50_000): # bank rows from which the exact `PrunedIP` search replaces the exhaustive one (None: never)
         super().__init__()
         if isinstance(top_frac, bool) or not isinstance(top_frac, (int, float)) or not 0 < top_frac <= 1:
             raise ValueError(f"top_frac must be in (0, 1] (share of patches averaged for the image score), got {top_frac!r}")
@@ -180,7 +221,7 @@ class AnomalyDINO(nn.Module):
         self.features = FeatureExtractor(backbone, layers, weights, img_size=img_size, seed=seed)
         self.img_size, self.sigma, self.top_frac, self.grid = img_size, sigma, top_frac, grid
         self.masking, self.mask_threshold, self.morphology = bool(masking), float(mask_threshold), morphology
-        self.vit_norm, self.use_faiss = vit_norm, use_faiss
+        self.vit_norm, self.use_faiss, self.pruned_from = vit_norm, use_faiss, pruned_from
         self.register_buffer('reference_bank', torch.empty(0, 0))
         self._idx, self._idx_key = None, None
 
@@ -207,7 +248,9 @@ class AnomalyDINO(nn.Module):
         "The faiss index over the current bank (rebuilt when the bank tensor is replaced or changed in place); None without faiss."
         b = self.reference_bank
         if self._idx_key is None or self._idx_key[0] is not b or self._idx_key[1] != b._version:
-            try: self._idx = flat_ip_index(b, b.is_cuda) if self.use_faiss and len(b) else None
+            try:
+                pruned = self.pruned_from is not None and len(b) >= self.pruned_from and not b.is_cuda
+                self._idx = (PrunedIP(b) if pruned else flat_ip_index(b, b.is_cuda)) if self.use_faiss and len(b) else None
             except ImportError: self._idx = None
             self._idx_key = (b, b._version)        # holds the tensor: identity, not an address that could be reused
         return self._idx

@@ -7,18 +7,20 @@ Docs: https://adnb-dev.github.io/adnb/backbones.html.md"""
 
 # %% ../nbs/03_backbones.ipynb #7e94e85d
 from __future__ import annotations
-import hashlib, os
+import hashlib, os, time
 from contextlib import contextmanager
 from pathlib import Path
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .config import get_setting
+import numpy as np
+from .config import get_setting, setting_source
 
 # %% auto #0
-__all__ = ['BACKBONES', 'CHECKPOINT_FORMAT', 'BackboneError', 'WeightsNotFound', 'backbone_spec', 'local_weights', 'load_ordered',
-           'weights_sha256', 'Features', 'FeatureExtractor', 'imagenet_classifier', 'weights_arg', 'check_weights_id',
-           'read_checkpoint', 'save_checkpoint', 'load_checkpoint', 'Adapter', 'add_adapters']
+__all__ = ['BACKBONES', 'ENGINES', 'CHECKPOINT_FORMAT', 'BackboneError', 'WeightsNotFound', 'backbone_spec', 'local_weights',
+           'load_ordered', 'weights_sha256', 'resolve_engine', 'export_onnx', 'CompiledBody', 'set_engine', 'engine_of',
+           'Features', 'FeatureExtractor', 'imagenet_classifier', 'weights_arg', 'check_weights_id', 'read_checkpoint',
+           'save_checkpoint', 'load_checkpoint', 'Adapter', 'add_adapters']
 
 # %% ../nbs/03_backbones.ipynb #549f3478
 BACKBONES = {
@@ -148,6 +150,92 @@ def _state_key(m:nn.Module):
     try: return tuple((t.data_ptr(), t._version) for t in m.state_dict().values())
     except RuntimeError: return None   # inference tensors carry no version counter
 
+# %% ../nbs/03_backbones.ipynb #e1a0c002
+ENGINES = ('auto', 'torch', 'onnxruntime', 'openvino')
+_NEEDS = dict(onnxruntime=('onnx', 'onnxruntime'), openvino=('onnx', 'openvino'))
+
+def _importable(mod:str)->bool:
+    import importlib.util
+    return importlib.util.find_spec(mod) is not None
+
+def resolve_engine(engine:str|None=None # 'auto' | 'torch' | 'onnxruntime' | 'openvino'; None: settings `engine`
+                  )->str:
+    "The runtime of frozen CNN bodies on CPU: `auto` is onnxruntime when it and onnx are installed, else torch."
+    src = f'engine={engine!r}' if engine is not None else setting_source('engine')
+    e = str(engine if engine is not None else (get_setting('engine') or 'auto')).strip().lower()
+    if e not in ENGINES: raise BackboneError(f"engine must be one of {ENGINES}, got {e!r} ({src})")
+    if e == 'auto': return 'onnxruntime' if all(map(_importable, _NEEDS['onnxruntime'])) else 'torch'
+    missing = [m for m in _NEEDS.get(e, ()) if not _importable(m)]
+    if missing: raise BackboneError(f"engine {e!r} ({src}) needs {' and '.join(missing)}: pip install {' '.join(missing)}, or use engine='torch'")
+    return e
+
+def _hooked(m:nn.Module)->bool:
+    "True when a module inside `m` carries forward hooks (adapters, feature taps): a compiled body would skip them."
+    return any(s._forward_hooks or s._forward_pre_hooks for s in m.modules())
+
+class _Normalised(nn.Module):
+    "What the exported graph holds: the extractor's normalisation, then its feature body."
+    def __init__(self, fe): super().__init__(); self.body, self.mean, self.std = fe.body, fe.mean, fe.std
+    def forward(self, x): return tuple(self.body((x - self.mean) / self.std))
+
+def _engine_cache()->Path: return Path(os.environ.get('XDG_CACHE_HOME') or '~/.cache').expanduser()/'adnb'/'engines'
+
+def export_onnx(fe:FeatureExtractor)->bytes:
+    "The frozen body of a CNN extractor, normalisation included, as ONNX (batch, height, width dynamic); cached by weights sha256."
+    if fe.patch is not None: raise BackboneError(f"{fe.name} is a ViT: engines run CNN bodies only (ViTs stay torch)")
+    import io, warnings
+    key = hashlib.sha256(f"{fe.name}|{fe.layers}|{fe.weights_id['sha256']}|{torch.__version__}".encode()).hexdigest()[:20]
+    f = _engine_cache()/f'{fe.name}-{key}.onnx'
+    if f.is_file(): return f.read_bytes()
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter('ignore')
+        torch.onnx.export(_Normalised(fe).eval(), (torch.rand(1, 3, 64, 64),), buf, input_names=['x'],
+                          output_names=[f'f{i}' for i in range(len(fe.layers))], dynamic_axes={'x': {0: 'b', 2: 'h', 3: 'w'}},
+                          opset_version=17, dynamo=False)
+    b = buf.getvalue()
+    try:
+        f.parent.mkdir(parents=True, exist_ok=True); tmp = f.with_name(f'{f.name}.{os.getpid()}.tmp'); tmp.write_bytes(b); os.replace(tmp, f)
+    except OSError: pass                                  # read-only cache: export again next time
+    return b
+
+class CompiledBody:
+    "A CNN extractor's frozen body on onnxruntime or OpenVINO (float32), at the torch thread count it was built with."
+    def __init__(self, fe:FeatureExtractor, key:tuple):
+        self.key, (self.engine, _, self.threads) = key, key
+        t0 = time.perf_counter(); model = export_onnx(fe)
+        if self.engine == 'onnxruntime':
+            import onnxruntime as ort
+            so = ort.SessionOptions(); so.intra_op_num_threads, so.inter_op_num_threads = self.threads, 1
+            sess = ort.InferenceSession(model, so, providers=['CPUExecutionProvider'])
+            self._run = lambda x: sess.run(None, {'x': x})
+        elif self.engine == 'openvino':
+            import openvino as ov
+            core = ov.Core()
+            req = core.compile_model(core.read_model(model, b''), 'CPU', {'INFERENCE_PRECISION_HINT': 'f32', 'PERFORMANCE_HINT': 'LATENCY',
+                                                                          'INFERENCE_NUM_THREADS': self.threads}).create_infer_request()
+            self._run = lambda x: [np.array(v) for v in req.infer({0: x}).values()]   # copies: the request reuses its buffers
+        else: raise BackboneError(f"no compiled body for engine {self.engine!r}")
+        self.build_s = time.perf_counter() - t0
+
+    def __call__(self, x:torch.Tensor)->list[torch.Tensor]:
+        return [torch.from_numpy(o) for o in self._run(np.ascontiguousarray(x.detach().numpy()))]
+
+def set_engine(model:nn.Module,       # a method (PatchCore, PaDiM, ...) or a FeatureExtractor
+               engine:str|None=None   # see `resolve_engine`
+              )->str:
+    "Set the engine of every FeatureExtractor inside `model`; returns the resolved engine."
+    e = resolve_engine(engine)
+    for m in model.modules():
+        if isinstance(m, FeatureExtractor): m.engine, m._compiled = e, None
+    return e
+
+def engine_of(model:nn.Module)->str:
+    "The engine(s) the FeatureExtractors inside `model` run at inference, e.g. 'onnxruntime'; 'torch' for ViTs and bodies with adapters or hooks."
+    es = sorted({('torch' if m.patch is not None or len(m.adapters) or _hooked(m.body) else m.engine)
+                 for m in model.modules() if isinstance(m, FeatureExtractor)})
+    return '+'.join(es) or 'none'
+
 # %% ../nbs/03_backbones.ipynb #71d3ecae
 class Features(dict):
     "Named feature maps; `strides[layer]` in input pixels; `prefix[layer]` class/register tokens (ViTs)."
@@ -229,7 +317,8 @@ class FeatureExtractor(nn.Module):
                  layers:tuple|None=None,               # CNN module names or 1-based ViT blocks (default: registry)
                  weights:str|Path='auto',              # 'auto' | 'random' | 'random:<seed>' | checkpoint path
                  img_size:int|None=None,               # ViT: the size position embeddings are built for
-                 seed:int=0):                          # seed of random initialisation (weights='random' only)
+                 seed:int=0,                           # seed of random initialisation (weights='random' only)
+                 engine:str|None=None):                # frozen CNN body on CPU: see `ENGINES` (default: settings `engine`)
         super().__init__()
         self.name, self.spec = name, backbone_spec(name)
         self.layers = tuple(layers or self.spec['layers'])
@@ -245,6 +334,7 @@ class FeatureExtractor(nn.Module):
         self.body.eval()
         self.adapters = nn.ModuleDict()
         self._wid = (None, None)
+        self.engine, self._compiled = resolve_engine(engine), None
 
     @property
     def weights_id(self)->dict:
@@ -280,6 +370,17 @@ class FeatureExtractor(nn.Module):
         self.strides = {f'block{l}': self.patch for l in self.layers}
         self.channels = {f'block{l}': dim for l in self.layers}
 
+    def uses_engine(self, x:torch.Tensor)->bool:
+        "True when `forward(x)` runs the compiled body: CNN, engine not torch, gradients off, float32 on CPU, no adapter or hook."
+        return (self.engine != 'torch' and self.patch is None and not torch.is_grad_enabled() and x.device.type == 'cpu'
+                and x.dtype == torch.float32 and self.mean.device.type == 'cpu' and not len(self.adapters) and not _hooked(self.body))
+
+    def compiled(self)->'CompiledBody':
+        "The body compiled for `engine` (built on first use; rebuilt when the weights, engine or torch thread count change)."
+        key = (self.engine, _state_key(self.body), torch.get_num_threads())
+        if self._compiled is None or self._compiled.key != key or key[1] is None: self._compiled = CompiledBody(self, key)
+        return self._compiled
+
     def train(self, mode:bool=True):
         "Only adapters train; the backbone stays in eval mode (frozen BatchNorm statistics)."
         super().train(mode); self.body.eval(); return self
@@ -289,6 +390,8 @@ class FeatureExtractor(nn.Module):
         if self.patch and (x.shape[-2] % self.patch or x.shape[-1] % self.patch):
             raise BackboneError(f"{self.name} needs H and W divisible by its patch size {self.patch}; got {x.shape[-2]}x{x.shape[-1]}"
                                 f" (nearest: {round(x.shape[-2]/self.patch)*self.patch}x{round(x.shape[-1]/self.patch)*self.patch})")
+        if self.patch is None and self.uses_engine(x):
+            return Features(zip(self.layers, self.compiled()(x)), strides=dict(self.strides))
         x = (x - self.mean) / self.std
         if self.patch is None:
             out = self.body(x.contiguous(memory_format=torch.channels_last))

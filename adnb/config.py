@@ -18,7 +18,7 @@ __all__ = ['DEFAULTS', 'PATH_KEYS', 'SettingsError', 'find_settings', 'get_setti
 DEFAULTS = {
     'data': dict(mvtec_ad='', visa='', btad='', mpdd='', mvtec_loco='', real_iad='', folder='', embedded='~/.cache/adnb/embedded'),
     'paths': dict(weights='~/.cache/adnb/weights', reports='reports'),
-    'run': dict(device='auto', seed='0'),
+    'run': dict(device='auto', seed='0', engine='auto'),
 }
 PATH_KEYS = {*DEFAULTS['data'], *DEFAULTS['paths']}
 

@@ -7,7 +7,7 @@ Docs: https://adnb-dev.github.io/adnb/metrics.html.md"""
 
 # %% ../nbs/02_metrics.ipynb #e48cb114
 from __future__ import annotations
-import time, resource, math
+import functools, time, resource, math
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -228,6 +228,18 @@ def _symmetric_pad(y:torch.Tensor, ph:int, pw:int)->torch.Tensor:
     iw = torch.cat([torch.arange(pw - 1, -1, -1), torch.arange(W), torch.arange(W - 1, W - 1 - pw, -1)]).to(y.device)
     return y.index_select(-2, ih).index_select(-1, iw)
 
+@functools.lru_cache(maxsize=32)
+def _gauss_kernel(sigma:float, r:int, dtype, device)->torch.Tensor:
+    "The normalised 1-D Gaussian of radius r (computed once per sigma, dtype and device)."
+    k = torch.arange(-r, r + 1, dtype=torch.float32, device=device)
+    k = torch.exp(-k**2 / (2*sigma**2)); return (k / k.sum()).to(dtype)
+
+def _mirror(y:torch.Tensor, p:int, dim:int, border:str)->torch.Tensor:
+    "Pad one axis by p mirrored samples: 'reflect' (d c b | a b c d) or 'symmetric' (d c b a | a b c d)."
+    if p == 0: return y
+    n, o = y.shape[dim], int(border == 'reflect')
+    return torch.cat([y.narrow(dim, o, p).flip(dim), y, y.narrow(dim, n - p - o, p).flip(dim)], dim)
+
 def gaussian_blur(x:torch.Tensor,  # (H, W) or (B, H, W) map
                   sigma:float=4.,  # standard deviation in pixels; 0 = identity
                   border:str='reflect' # 'reflect': torch's (d c b | a b c d), scipy's 'mirror'; 'symmetric': scipy.ndimage's default 'reflect' (d c b a | a b c d)
@@ -235,15 +247,14 @@ def gaussian_blur(x:torch.Tensor,  # (H, W) or (B, H, W) map
     "Gaussian smoothing with a kernel truncated at 4σ (scipy's default truncation) and mirrored borders."
     if border not in BORDERS: raise ValueError(f"border must be one of {BORDERS}, got {border!r}")
     if sigma <= 0: return x
-    r = int(4*sigma + 0.5); k = torch.arange(-r, r + 1, dtype=torch.float32, device=x.device)
-    k = torch.exp(-k**2 / (2*sigma**2)); k = (k / k.sum()).to(x.dtype)
-    y = x[None, None] if x.ndim == 2 else x[:, None]
-    lim = 1 if border == 'reflect' else 0                    # torch's reflect needs pad < size, symmetric pad <= size
+    r = int(4*sigma + 0.5); k = _gauss_kernel(float(sigma), r, x.dtype, x.device)
+    y = x[None, None] if x.ndim == 2 else x[None]              # the maps as the channels of one image: one depthwise conv per axis
+    B, lim = y.shape[1], int(border == 'reflect')              # torch's reflect needs pad < size, symmetric pad <= size
     ph, pw = min(r, y.shape[-2] - lim), min(r, y.shape[-1] - lim)
-    y = F.pad(y, (pw, pw, ph, ph), mode='reflect') if border == 'reflect' else _symmetric_pad(y, ph, pw)
-    kh, kw = k[r-ph:r+ph+1], k[r-pw:r+pw+1]                  # a map smaller than the kernel: cut it, and renormalise
-    y = F.conv2d(y, (kh / kh.sum()).view(1, 1, -1, 1)); y = F.conv2d(y, (kw / kw.sum()).view(1, 1, 1, -1))
-    return y[0, 0] if x.ndim == 2 else y[:, 0]
+    kh, kw = k[r-ph:r+ph+1], k[r-pw:r+pw+1]                    # a map smaller than the kernel: cut it, and renormalise
+    y = F.conv2d(_mirror(y, ph, -2, border), (kh / kh.sum()).view(1, 1, -1, 1).expand(B, 1, -1, 1), groups=B)
+    y = F.conv2d(_mirror(y, pw, -1, border), (kw / kw.sum()).view(1, 1, 1, -1).expand(B, 1, 1, -1), groups=B)
+    return y[0, 0] if x.ndim == 2 else y[0]
 
 def full_resolution(maps, geometries, sigma:float=0.)->list[np.ndarray]:
     "Maps brought to each mask's resolution (padding removed), optionally smoothed there; numpy float32."

@@ -288,5 +288,6 @@ def fit_patchcore(model:PatchCore, loader, device='cpu', progress:bool=True)->di
         start = int(torch.randint(len(E), (1,), generator=torch.Generator().manual_seed(model.seed)))
         idx = greedy_coreset(Z, n, start, progress=progress).cpu()
     model.memory_bank = E[idx].to(device).contiguous()
+    model.coreset_indices = idx                          # rows of the training patches kept (e.g. to hand another implementation the same bank)
     t2 = time.perf_counter()
     return dict(n_patches=len(E), bank_size=len(idx), dim=E.shape[1], feature_s=t1 - t0, coreset_s=t2 - t1, fit_s=t2 - t0)

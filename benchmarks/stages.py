@@ -455,9 +455,11 @@ def measure(spec:Spec, a, peaks:dict, cuda:bool=False)->dict:
     # fit: counting pass (warm-up), then timed passes, each on a fresh model
     fit_runs, counts, model = [], None, None
     nsteps, hook = steps_counter()
+    warm_engine(spec, a, dev, train_b)
     try:
         for p in range(1 + max(1, a.fit_passes)):
             model = spec.build().to(dev); L = Ledger(cuda); nsteps[0] = 0
+            set_engine(model, 'torch' if p == 0 else a.engine)         # counting pass: torch ops are what the counters see
             with Probes(L) as P:
                 common_probes(P, spec.feature_modules(model)); spec.probes(P, model)
                 with ExitStack() as st:
@@ -468,7 +470,7 @@ def measure(spec:Spec, a, peaks:dict, cuda:bool=False)->dict:
             rows = summarise(L, len(spec.train), peaks, nsteps[0])
             if p == 0:
                 counts = dict(flops=dict(L.flops), bytes=dict(L.bytes), uncounted_memory_build=spec.name in ('patchcore', 'fapm', 'adpretrain'))
-                fit_probes = dict(installed=P.installed, missing=P.missing); fit_steps = nsteps[0]
+                fit_probes = dict(installed=P.installed, missing=P.missing); fit_steps = nsteps[0]; model_torch = model
             else: fit_runs.append((rows, wall, info))
     finally: hook.remove()
     rows = median_rows([r for r, _, _ in fit_runs]); attach_counts(rows, counts, len(spec.train), peaks)
@@ -478,18 +480,19 @@ def measure(spec:Spec, a, peaks:dict, cuda:bool=False)->dict:
                       stages=rows, probes=fit_probes, peak_rss_mb=rss_mb(),
                       info={k: v for k, v in info.items() if isinstance(v, (int, float, str, bool)) or k == 'grid'} if isinstance(info, dict) else None)
     # inference: one counting pass (also warm-up), then timed passes of forward over the decoded batches
-    model.eval(); inf_runs = []; res = None
-    for p in range(1 + max(1, a.passes)):
-        L = Ledger(cuda)
+    model.eval(); model_torch.eval(); inf_runs = []; res = None
+    for p in range(2 + max(1, a.passes)):
+        mdl = model_torch if p == 0 else model                          # pass 0: the torch-engine model counts (and gives the torch metrics),
+        L = Ledger(cuda)                                                # pass 1 warms the engine up, then the timed passes
         with Probes(L) as P, torch.no_grad():
-            common_probes(P, spec.feature_modules(model)); spec.probes(P, model)
+            common_probes(P, spec.feature_modules(mdl)); spec.probes(P, mdl)
             with ExitStack() as st:
                 if p == 0: L.counter = st.enter_context(Counter())
                 S, Y, maps, masks = [], [], [], []
                 t0 = time.perf_counter()
                 for b in test_b:
                     x = b['image'].to(dev)
-                    L.enter('other'); o = spec.forward(model, x, b); L.exit()
+                    L.enter('other'); o = spec.forward(mdl, x, b); L.exit()
                     import adnb.metrics as mt
                     maps += mt.full_resolution(o['map'].cpu(), b['geometry'])
                     S += o['score'].float().cpu().tolist(); Y += b['label'].tolist(); masks += [m.numpy() for m in b['mask']]
@@ -498,7 +501,8 @@ def measure(spec:Spec, a, peaks:dict, cuda:bool=False)->dict:
                 with L.stage('metrics'): m = evaluate(S, Y, *((maps, masks) if has else ()))
             L.counter = None
         rows = summarise(L, len(spec.test), peaks)
-        if p == 0: counts = dict(flops=dict(L.flops), bytes=dict(L.bytes)); inf_probes = dict(installed=P.installed, missing=P.missing); res = m
+        if p == 0: counts = dict(flops=dict(L.flops), bytes=dict(L.bytes)); inf_probes = dict(installed=P.installed, missing=P.missing); res0 = m
+        elif p == 1: res = m
         else: inf_runs.append((rows, wall))
     for rr, _ in inf_runs: rr.insert(0, dict(stage='decode', ms_per_image=0., share=0., calls=0))
     rows = median_rows([r for r, _ in inf_runs]); rows[0]['ms_per_image'] = statistics.median(dec_runs)
@@ -510,8 +514,18 @@ def measure(spec:Spec, a, peaks:dict, cuda:bool=False)->dict:
     out['infer'] = dict(n_images=len(spec.test), passes=len(inf_runs), wall_s_passes=[round(w, 3) for _, w in inf_runs],
                         forward_ms_per_image=statistics.median(fwd), fps=1e3 / statistics.median(fwd),
                         stages=rows, probes=inf_probes, peak_rss_mb=rss_mb())
-    out['metrics'] = res; out['model'] = model
+    out['metrics'] = res; out['model'] = model; out['engine'] = engine_of(model)
+    out['metrics_torch_engine'] = res0           # fitted and scored with the torch engine (the counting passes)
+    out['metrics_max_abs_diff_engine_vs_torch'] = max((abs(res[k] - res0[k]) for k in res if k in res0), default=0.)
     return out
+
+def warm_engine(spec, a, dev, batches):
+    "Export the engine's ONNX graph once (disk cache) so no timed pass pays for it; sessions per model are still timed."
+    if a.engine == 'torch' or not batches: return
+    m = spec.build().to(dev); set_engine(m, a.engine)
+    fes = [f for f in m.modules() if isinstance(f, FeatureExtractor) and f.patch is None]
+    with torch.no_grad():
+        for f in fes: f(batches[0]['image'][:1].to(dev))
 
 def stage_table(rec:dict, phase:str)->str:
     "Markdown table of one phase's stages."
@@ -529,6 +543,8 @@ def machine(a)->dict:
     return dict(cpu=platform.processor() or platform.machine(), cores=os.cpu_count(), affinity=len(os.sched_getaffinity(0)),
                 python=platform.python_version(), torch=torch.__version__, numpy=np.__version__, threads=threads())
 
+from adnb.backbones import FeatureExtractor, set_engine, engine_of, resolve_engine
+
 def parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('method', choices=METHODS)
@@ -541,7 +557,8 @@ def parse(argv=None):
     p.add_argument('--width', type=int, default=8, help='CostFilter U-Net width'); p.add_argument('--n-ref', type=int, default=64)
     p.add_argument('--use-faiss', type=int, default=None, help='PatchCore/FAPM search backend (default: PatchCore 1, FAPM 0 as its experiment)')
     p.add_argument('--search', default='exact', choices=['exact', 'ivf', 'hnsw'], help='patchcore: faiss index (approximate: recall printed)')
-    p.add_argument('--threads', type=int, default=0, help='torch threads (0: as given by the environment)')
+    p.add_argument('--threads', type=int, default=0, help='torch and faiss threads (0: as given by the environment)')
+    p.add_argument('--engine', default=None, help='frozen CNN backbone engine: auto | torch | onnxruntime | openvino (default: settings [run] engine)')
     p.add_argument('--compare', action='store_true', help='fapm: also PatchCore on the same images; costfilter: also AnomalyDINO (default on)')
     p.add_argument('--anomalib', action='store_true', help='patchcore, padim: side by side with anomalib (skipped when absent)')
     p.add_argument('--out', default=None, help='record path (default reports/records/stages_<method>_<data>.json; "-" none)')
@@ -549,6 +566,7 @@ def parse(argv=None):
     if a.use_faiss is None: a.use_faiss = 0 if a.method == 'fapm' else 1
     a.use_faiss = bool(a.use_faiss)
     if a.fit_passes is None: a.fit_passes = 1 if a.method in ('fbft', 'dfm', 'costfilter', 'adpretrain') else 3
+    a.engine = resolve_engine(a.engine)
     return a
 
 def command(argv)->str:
@@ -559,7 +577,10 @@ def run(argv=None)->dict:
     argv = list(sys.argv[1:] if argv is None else argv); a = parse(argv)
     if a.device.startswith('cuda') and not torch.cuda.is_available():
         print('--device cuda: no CUDA device on this machine, CUDA measurements skipped (nothing written)'); return None
-    if a.threads: torch.set_num_threads(a.threads)
+    from adnb.timing import pinned_threads
+    with pinned_threads(a.threads or None): return _run(argv, a)
+
+def _run(argv, a)->dict:
     cuda = a.device.startswith('cuda')
     load0 = os.getloadavg()
     recs, dname, cat = data_records(a.data, a.category)
@@ -572,7 +593,7 @@ def run(argv=None)->dict:
     torch.manual_seed(0)
     spec = SPECS[a.method](a, train, test, size)
     r = measure(spec, a, peaks, cuda); model = r.pop('model'); r.pop('method')
-    rec = dict(benchmark='stages', method=a.method, command=command(argv),
+    rec = dict(benchmark='stages', method=a.method, command=command(argv), engine=r.pop('engine'),
                data=dict(data=a.data, name=dname, category=cat, n_train=len(train), n_test=len(test), image_size=size),
                machine=dict(machine(a), peak_flops_per_s=peaks['flops_per_s'], peak_bytes_per_s=peaks['bytes_per_s'],
                             peak_probes='float32 GEMM 1024x1024 (best of 7); tensor copy 256 MiB (read+write, best of 7)'), **r)
@@ -582,18 +603,32 @@ def run(argv=None)->dict:
     if a.anomalib and a.method in ('patchcore', 'padim'):
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import anomalib_side
-        rec['anomalib'] = anomalib_side.compare(a, spec, train, test, size, rec, argv)
+        rec['anomalib'] = anomalib_side.compare(a, spec, train, test, size, rec, argv, model)
     load1 = os.getloadavg()
     rec['load_before'], rec['load_after'] = list(load0), list(load1)
-    rec['note'] = (f"{os.cpu_count()}-core shared CPU; {torch.get_num_threads()} torch threads (faiss {threads()['faiss']}); medians over "
+    rec['note'] = (f"{os.cpu_count()}-core shared CPU; backbone engine {rec['engine']}; {torch.get_num_threads()} torch threads (faiss {threads()['faiss']}); medians over "
                    f"{a.passes} inference and {rec['fit']['passes']} fit passes after a warm-up/counting pass; settings fixed before any number "
                    "was seen (method defaults of the experiments); training methods: a few steps timed, per-step costs reported.")
     print('fit'); print(stage_table(rec, 'fit')); print('inference'); print(stage_table(rec, 'infer'))
-    print({k: round(v, 4) for k, v in rec['metrics'].items()})
+    print({k: round(v, 4) for k, v in rec['metrics'].items()}, 'engine', rec['engine'],
+          f"(max |metric difference| against the torch engine {rec['metrics_max_abs_diff_engine_vs_torch']:.1e})")
     if a.out != '-':
         out = Path(a.out) if a.out else ROOT/'reports'/'records'/f'stages_{a.method}_{dname}.json'
+        rec['history'] = history(out)
         out.parent.mkdir(parents=True, exist_ok=True); out.write_text(json.dumps(rec, indent=1, default=float) + '\n'); print('written', out)
     return rec
+
+def history(path:Path)->list:
+    "The earlier record's history plus its own summary (date, command, engine, per-stage ms, forward ms, fit s, metrics), newest last."
+    if not path.is_file(): return []
+    try: old = json.loads(path.read_text())
+    except ValueError: return []
+    st = lambda ph: {r['stage']: round(r['ms_per_image'], 3) for r in old.get(ph, {}).get('stages', [])}
+    return old.get('history', []) + [dict(date=time.strftime('%Y-%m-%d', time.localtime(path.stat().st_mtime)), command=old.get('command'),
+                                          engine=old.get('engine', 'torch'), load_before=old.get('load_before'),
+                                          change='superseded by a re-run (issue 32: engines, faster map/search/PaDiM fit; issue 28 pooling)',
+                                          fit_wall_s=old.get('fit', {}).get('wall_s'), fit_ms_per_image=st('fit'), infer_ms_per_image=st('infer'),
+                                          forward_ms_per_image=old.get('infer', {}).get('forward_ms_per_image'), metrics=old.get('metrics'))]
 
 def recall(model, spec, search)->dict:
     "Recall@1 of the approximate index against exact search, on the patches of the first test batch."

@@ -85,9 +85,11 @@ def test_fractions_of_the_limit(tiny_record):
 
 def test_arithmetic_counts_are_deterministic(tmp_path):
     "The counted FLOPs and bytes of a forward pass depend on the shapes only: two counts agree exactly."
-    pc = PatchCore(weights='random', coreset_ratio=0.5)
+    from adnb.backbones import set_engine
+    pc = PatchCore(weights='random', coreset_ratio=0.5); set_engine(pc, 'torch')   # the counters see torch ops (stages.py counts on torch too)
     fit_patchcore(pc, [dict(image=torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)))], progress=False)
     x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(1)); counts = []
+    with torch.no_grad(): pc(x)                       # warm-up: cached pieces (the map's Gaussian kernel) are built once, outside the counts
     for _ in range(2):
         L = S.Ledger()
         with S.Counter() as c, S.Probes(L) as P, torch.no_grad():
