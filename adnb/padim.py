@@ -26,7 +26,7 @@ def padim_embed(feats:dict)->torch.Tensor:
 
 # %% ../nbs/11_padim.ipynb #53fa71d2
 def gaussian_fit(E:torch.Tensor,   # (N, C, h, w) training embeddings
-                 eps:float=0.01,   # ε·I regularisation (paper eq. 1)
+                 eps:float=0.01,   # ε·I regularisation (the term: paper eq. 1; the value 0.01: reimpl. main.py)
                  chunk:int=512     # positions per block (bounds the float64 temporaries)
                 )->tuple[torch.Tensor, torch.Tensor]:
     "Per-position mean (h·w, C) and inverse covariance (h·w, C, C): centred in float64, products in float32, inverse in float64."

@@ -88,7 +88,7 @@ def test_search_works_offline(site, browser):
 
 LESSONS = ['course/00_start_here', '10_patchcore', '11_padim', '12_fapm', '15_anomalydino', '16_costfilter', '13_fbft', '14_dfm', '17_adpretrain']
 # Lessons another helper owns whose equations are not typeset yet (the lead removes each entry once its lesson uses $...$).
-MATH_PENDING = {'10_patchcore', '11_padim', '14_dfm', '15_anomalydino'}
+MATH_PENDING = {'14_dfm'}
 
 @pytest.mark.parametrize('name', LESSONS)
 def test_lesson_equations_typeset_and_questions_wrapped(site, browser, name):
