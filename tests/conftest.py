@@ -46,3 +46,24 @@ def child_venv(path):
                and Path(p).resolve() != site.resolve()]
     (site/'_adnb_tests_parent_env.pth').write_text(''.join(f'{p}\n' for p in parents))
     return py, site
+
+
+@pytest.fixture(scope='session')
+def puck(tmp_path_factory):
+    "The embedded dataset's puck category (128 px images), made once per session."
+    from adnb.datasets import make_embedded
+    return make_embedded(tmp_path_factory.mktemp('emb'))/'puck'
+
+@pytest.fixture(scope='session')
+def fitted_padim(puck, tmp_path_factory):
+    "A PaDiM fitted by `adnb fit` on the puck's good images (64 px, 30 channels, random weights): its model.pt, shared by the tests."
+    from adnb.predict import fit_folder
+    out = tmp_path_factory.mktemp('padim')/'m.pt'
+    fit_folder('padim', puck/'train'/'good', out, image_size=64, d=30, weights='random'); return out
+
+@pytest.fixture(scope='session')
+def fitted_patchcore(puck, tmp_path_factory):
+    "A PatchCore fitted by `adnb fit` on the puck's good images (64 px, random weights): its model.pt, shared by the tests."
+    from adnb.predict import fit_folder
+    out = tmp_path_factory.mktemp('patchcore')/'m.pt'
+    fit_folder('patchcore', puck/'train'/'good', out, image_size=64, weights='random'); return out
