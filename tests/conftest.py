@@ -1,4 +1,7 @@
 import os
+# OpenMP threads (torch, scikit-learn's t-SNE) that find no free core sleep instead of spinning: on a busy machine a spinning
+# 2-thread t-SNE of 200 points took 34 s of CPU (8 min wall) against 1.6 s passive; the kernels the tests start inherit it
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 from pathlib import Path
 import numpy as np
 import pytest
