@@ -71,6 +71,9 @@ def atomic_path(path,                 # the final file
         _sync(tmp)
         try: publish(tmp, path, overwrite)
         except TargetExists: raise TargetExists(path, hint) from None
+    except OSError as e:                                 # a file object's write error names no file: name the target
+        if e.filename is None and e.errno and not isinstance(e, TargetExists): raise OSError(e.errno, e.strerror or str(e), str(path)) from None
+        raise
     finally: tmp.unlink(missing_ok=True)
 
 def write_atomic(path, data:str|bytes, overwrite:bool=False, hint:str="pass --overwrite to replace it")->Path:
