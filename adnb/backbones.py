@@ -472,14 +472,17 @@ def save_checkpoint(path,               # file to write (parent folders are crea
                     config:dict,        # constructor arguments that rebuild the method, plain values only
                     weights_id:dict     # `FeatureExtractor.weights_id` of the backbone it was fitted with
                    )->Path:
-    "Write `{'adnb_checkpoint': 1, 'state_dict', 'config', 'weights_id'}` atomically; tensors go to CPU."
+    "Write `{'adnb_checkpoint': 1, 'state_dict', 'config', 'weights_id'}` atomically (`adnb.files.atomic_path`); tensors go to CPU."
     _plain(config, 'config'); _plain(weights_id, 'weights_id')
     bad = [k for k, v in state_dict.items() if not isinstance(v, torch.Tensor)]
     if bad: raise BackboneError(f"state_dict values must be tensors; {bad[:3]} are not (put plain values in config)")
     p = Path(path).expanduser(); p.parent.mkdir(parents=True, exist_ok=True)
     ck = dict(adnb_checkpoint=CHECKPOINT_FORMAT, state_dict={k: v.detach().cpu() for k, v in state_dict.items()},
               config=config, weights_id=weights_id)
-    tmp = p.with_name(p.name + '.tmp'); torch.save(ck, tmp); os.replace(tmp, p)
+    import io
+    from adnb.files import write_atomic
+    buf = io.BytesIO(); torch.save(ck, buf)              # serialised in memory: a full disk is then a plain OSError (ENOSPC), not torch's zip error
+    write_atomic(p, buf.getvalue(), overwrite=True)      # a failed write leaves neither p nor a temporary file
     return p
 
 def load_checkpoint(path)->tuple[dict, dict, dict]:

@@ -13,7 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from .config import get_setting
 from .experiment import ParameterError
-from .run import (ExperimentError, RunInterrupted, check_data, find_experiment, is_complete, resolve_params, resolve_path_params,
+from .files import write_atomic
+from .run import (ExperimentError, RunInterrupted, check_data, find_experiment, is_complete, path_keys, relocate_records,
+                      resolve_params, resolve_path_params,
                       run_experiment)
 
 class GridError(ValueError):
@@ -88,7 +90,11 @@ def load_grid(path:str|Path)->dict:
         try: sets = expand(e.get('axes'), e.get('zip'), {**fixed, **_keys(e.get('fixed') or {}, list(e.get('fixed') or {}), 'fixed')})
         except GridError as err: raise GridError(f"{where}: {err}") from None
         runs += [dict(experiment=x, params=p, resources=r, entry=i) for x in exps for p in sets]
-    return dict(path=str(path), name=str(g.get('name') or path.stem), description=g.get('description', ''), runs=runs)
+    name = str(g.get('name') or path.stem)
+    if not re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._-]*', name) or '..' in name:     # it becomes a folder under <reports>/batch/
+        raise GridError(f"{path}: name {name!r} must be a plain folder name (letters, digits, '.', '_', '-'; no '/' or '..'): "
+                        "the batch folder is <reports>/batch/<name>")
+    return dict(path=str(path), name=name, description=g.get('description', ''), runs=runs)
 
 # %% ../nbs/40_batch.ipynb #3ecc2fd8
 def run_id(experiment:str,  # experiment name (the notebook's stem)
@@ -108,14 +114,22 @@ def plan(grid:dict,     # from `load_grid`
     for r in grid['runs']:
         try:
             nb = find_experiment(r['experiment'])
-            resolved, _ = resolve_params(nb, resolve_path_params(r['params']))
+            given = resolve_path_params(r['params'], keys=path_keys(nb))   # paths typed in the grid: from the folder adnb batch runs in
+            resolved, _ = resolve_params(nb, given)
             if data: check_data(resolved)
         except (ExperimentError, ParameterError) as e: raise GridError(f"{grid['path']}: experiments[{r['entry']}] ({r['experiment']}): {e}") from None
         rid = run_id(nb.stem, resolved)
         if rid in seen: continue
         seen.add(rid)
-        out.append(dict(id=rid, experiment=nb.stem, notebook=str(nb), params=r['params'], resolved=resolved,
+        out.append(dict(id=rid, experiment=nb.stem, notebook=str(nb), params=r['params'], given=given, resolved=resolved,
                         resources=r['resources'], folder=f'{nb.stem}/{rid}'))
+    writes = {}                                          # a file two runs would write (save_*: an absolute path; relative = in its run folder)
+    for r in out:
+        for k, v in r['resolved'].items():
+            if k.startswith('save_') and isinstance(v, str) and os.path.isabs(v):
+                if (k, v) in writes: raise GridError(f"{grid['path']}: two runs would write the same {k} {v} ({writes[(k, v)]} and "
+                                                     f"{r['experiment']} {r['params']}): give each run its own {k} (an axis or zip), or a relative name (beside each report)")
+                writes[(k, v)] = f"{r['experiment']} {r['params']}"
     return out
 
 # %% ../nbs/40_batch.ipynb #c198f985
@@ -139,7 +153,8 @@ def _redirect(log:Path):
 # %% ../nbs/40_batch.ipynb #0b18cb6d
 def run_one(run:dict,       # a planned run (see `plan`)
             root:str|Path,  # batch folder
-            quiet:bool=True # the run's output (and its kernel's) to run.log instead of the console
+            quiet:bool=True, # the run's output (and its kernel's) to run.log instead of the console
+            home:str|Path|None=None # batch folder the run ends up in when it is not `root` (Ray: the driver's); paths recorded point there
            )->dict:
     "Execute one run into a temporary folder and rename it to `root/<experiment>/<id>` once complete; returns its record."
     root = Path(root); final = root/run['folder']
@@ -147,7 +162,7 @@ def run_one(run:dict,       # a planned run (see `plan`)
     tmp = root/'.partial'/f"{run['id']}.{os.getpid()}.{time.time_ns()}"; tmp.mkdir(parents=True)
     restore, t0, rec = _redirect(tmp/'run.log') if quiet else None, time.time(), dict(status='done', cell=None, error=None)
     try:
-        out = run_experiment(run['notebook'], run['resolved'], reports=tmp, progress=False)
+        out = run_experiment(run['notebook'], run.get('given', run['resolved']), reports=tmp, progress=False)   # defaults stay the notebook's
         json.loads((out/'results.json').read_text())       # unreadable results: a failed attempt
     except KeyboardInterrupt: rec = dict(status='interrupted', cell=None, error='interrupted (SIGINT)')
     except Exception as e: rec = dict(status='failed', **_failure(e))
@@ -158,7 +173,9 @@ def run_one(run:dict,       # a planned run (see `plan`)
         fail = root/'.failed'/run['id']; shutil.rmtree(fail, ignore_errors=True); fail.parent.mkdir(exist_ok=True)
         os.rename(tmp, fail); return {**rec, 'partial': str(fail.relative_to(root))}
     if (tmp/'run.log').exists(): os.rename(tmp/'run.log', out/'run.log')
-    (out/'run.json').write_text(json.dumps({**rec, 'experiment': run['experiment'], 'params': run['params'], 'resolved': run['resolved']}, indent=1, default=str))
+    relocate_records(out, Path(home or root).resolve()/run['folder'])   # a path the run recorded in its folder (a checkpoint) points at its final place
+    write_atomic(out/'run.json', json.dumps({**rec, 'experiment': run['experiment'], 'params': run['params'], 'resolved': run['resolved']},
+                                            indent=1, default=str), overwrite=True)
     final.parent.mkdir(parents=True, exist_ok=True)
     if not is_complete(final):                             # else another process finished it meanwhile: keep that one
         if final.exists(): shutil.rmtree(final)            # an incomplete leftover (edited by hand), never a finished run
@@ -245,10 +262,10 @@ def _unpack(blob:bytes, dest:Path, root:Path):
     if dest.exists(): shutil.rmtree(dest)
     os.rename(tmp, dest)
 
-def _ray_run(run:dict)->tuple:
-    "Ray task: the run in a temporary folder on its node; its record and its folder (finished or partial) as tar.gz."
+def _ray_run(run:dict, home:str|None=None)->tuple:
+    "Ray task: the run in a temporary folder on its node (paths it records point at `home`, the driver's batch folder); its record and its folder (finished or partial) as tar.gz."
     with tempfile.TemporaryDirectory(prefix='adnb-batch-') as d:
-        rec = run_one(run, d)
+        rec = run_one(run, d, home=home)
         return rec, _pack(Path(d)/(run['folder'] if rec['status'] == 'done' else rec['partial']))
 
 class RayEngine:
@@ -268,7 +285,7 @@ class RayEngine:
     def free(self)->int: return 1 << 30                                    # Ray queues the tasks by their resources
     def submit(self, run:dict):
         opts = {'num_cpus': 1, **run['resources'], 'max_retries': self.retries}
-        self.refs[self.task.options(**opts).remote(run)] = run
+        self.refs[self.task.options(**opts).remote(run, str(self.root.resolve()))] = run
     @property
     def futs(self): return self.refs
     def wait(self, timeout:float=1.)->list:
@@ -302,9 +319,8 @@ def batch_root(grid:dict, root:str|Path|None=None)->Path:
     return Path(root).expanduser() if root else Path(get_setting('reports')).expanduser()/'batch'/grid['name']
 
 def _save(path:Path, obj):
-    "Write JSON atomically: a temporary file renamed over `path`."
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}')
-    tmp.write_text(json.dumps(obj, indent=1, default=str)); os.replace(tmp, path)
+    "Write JSON atomically: a temporary file renamed over `path` (deleted when the write fails, e.g. on a full disk)."
+    write_atomic(path, json.dumps(obj, indent=1, default=str), overwrite=True)
 
 def _lock(root:Path)->int:
     "An exclusive lock on the batch folder, or a GridError when another batch holds it."

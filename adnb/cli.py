@@ -59,13 +59,13 @@ def cmd_fit(a)->None:
     os.environ.update(offline_env())                         # no network: weight look-ups fail fast instead of retrying
     kw = dict(coreset_ratio=a.coreset_ratio) if a.method == 'patchcore' else dict(d=a.d)
     r = fit_folder(a.method, a.normal, a.out, a.image_size, a.crop, a.backbone, a.layers, a.weights, a.holdout, a.quantile,
-                   a.seed, a.device, a.batch_size, progress=sys.stderr.isatty(), **kw)
+                   a.seed, a.device, a.batch_size, progress=sys.stderr.isatty(), overwrite=a.overwrite, **kw)
     t = r['threshold']
     print(f"adnb: fitted {a.method} on {r['n_fit']} good images in {r['total_s']:.1f}s; saved {r['out']}\n"
           f"  image threshold {t['image']:.4g}, pixel threshold {t['pixel']:.4g}: {t['provenance']}")
 
 def cmd_predict(a)->None:
-    "`adnb predict MODEL IMAGES... --out DIR`: scores.csv and map PNGs; an earlier prediction in DIR is refused unless --overwrite."
+    "`adnb predict MODEL IMAGES... --out DIR`: scores.csv and map PNGs, all or nothing; an earlier prediction in DIR is refused unless --overwrite."
     import csv
     from adnb.predict import predict_images
     os.environ.update(offline_env())
@@ -73,7 +73,7 @@ def cmd_predict(a)->None:
     with open(out, newline='') as f: rows = list(csv.DictReader(f))
     print(f"adnb: scored {len(rows)} images, {sum(r['is_anomalous'] == 'True' for r in rows)} above the threshold "
           f"{float(rows[0]['threshold']):.4g}; wrote {out}" + ('' if a.no_maps else ' and the map PNGs beside it')
-          + (' (the earlier prediction there was deleted first: --overwrite)' if a.overwrite else ''))
+          + (' (it replaced the earlier prediction there: --overwrite)' if a.overwrite else ''))
 
 # %% ../nbs/50_cli.ipynb #58847ed6
 def check_notebook(path)->Path:
@@ -96,11 +96,34 @@ def export_target(nb:Path, out)->Path|None:
     except (FileExistsError, NotADirectoryError): raise ValueError(f"cannot create the folder of --out {o}: a file is in the way") from None
     return o
 
+def _marked_partial(nb:Path, why:str, folder:Path)->Path:
+    "A copy of `nb` in `folder` whose first cell says the run did not finish and why."
+    import nbformat
+    book = nbformat.read(nb, as_version=4)
+    cell = nbformat.v4.new_markdown_cell(f"**Partial run, not a finished report**: {why}. Cells after the point where it stopped did not "
+                                         "run; its numbers are not a finished run's. (Exported with `adnb export --partial`.)")
+    if book.cells and 'id' not in book.cells[0]: del cell['id']
+    book.cells.insert(0, cell); out = folder/nb.name; nbformat.write(book, out); return out
+
 def cmd_export(a)->None:
-    "`adnb export REPORT [-o OUT] [--with-code]`: one self-contained offline HTML file."
+    "`adnb export REPORT [-o OUT] [--with-code] [--overwrite] [--partial]`: one self-contained offline HTML file, written atomically."
+    import tempfile
     from adnb.viz import export_html
+    from adnb.files import atomic_path
+    from adnb.runs import is_run_folder, notebook_status, run_status
     nb = check_notebook(a.notebook)
-    print(f"adnb: wrote {export_html(nb, export_target(nb, a.out), exclude_input=not a.with_code)}")
+    ok, why = run_status(nb.parent) if is_run_folder(nb.parent) else notebook_status(nb)
+    if not ok and not a.partial:
+        raise ValueError(f"{nb} is from a run that did not finish ({why}); nothing was written. Export it anyway, marked "
+                         "as partial on its first line, with --partial")
+    out = export_target(nb, a.out) or nb.with_suffix('.html')
+    if out.resolve() == nb.resolve(): raise ValueError(f"-o {out} is the notebook itself; give another name (an .html file or a folder)")
+    if out.exists() and a.overwrite and out.suffix.lower() not in ('.html', '.htm'):
+        raise ValueError(f"-o {out} exists and is not an .html file; --overwrite replaces only an earlier HTML export")
+    with tempfile.TemporaryDirectory(prefix='adnb-export-') as d, atomic_path(out, a.overwrite) as tmp:
+        src = nb if ok else _marked_partial(nb, why, Path(d))
+        export_html(src, tmp, exclude_input=not a.with_code)
+    print(f"adnb: wrote {out}" + ('' if ok else f" (marked partial: {why})"))
 
 # %% ../nbs/50_cli.ipynb #dc26d003
 def cmd_docs(a)->None:
@@ -162,6 +185,7 @@ def parser()->argparse.ArgumentParser:
     f.add_argument('--seed', type=int, default=0); f.add_argument('--device', default='auto'); f.add_argument('--batch-size', type=int, default=8)
     f.add_argument('--coreset-ratio', type=float, default=0.1, help='PatchCore: share of patches kept in the memory bank')
     f.add_argument('--d', type=int, default=100, help='PaDiM: random channels kept (a positive integer)')
+    f.add_argument('--overwrite', action='store_true', help='replace an existing --out file (else refused before any work)')
     q = sub.add_parser('predict', help='score images with a model from adnb fit: scores.csv and anomaly-map PNGs')
     q.add_argument('model'); q.add_argument('images', nargs='+', help='image files and/or folders (searched recursively)')
     q.add_argument('--out', default='predictions', help='output folder (default: predictions); one holding an earlier prediction is refused')
@@ -172,6 +196,8 @@ def parser()->argparse.ArgumentParser:
     x.add_argument('notebook', help='executed report, e.g. reports/patchcore/<run>/patchcore.ipynb')
     x.add_argument('-o', '--out', default=None, help='HTML file or folder to write (default: beside the notebook); missing folders are created')
     x.add_argument('--with-code', action='store_true', help='keep the code cells')
+    x.add_argument('--overwrite', action='store_true', help='replace an existing HTML file (else refused; never the notebook itself)')
+    x.add_argument('--partial', action='store_true', help='export a run that did not finish, marked partial on its first line (else refused)')
     x.add_argument('--no-input', action='store_true', help=argparse.SUPPRESS)      # the old spelling of the default
     d = sub.add_parser('docs', help='the documentation site (Sphinx + myst-nb, offline): course, library notebooks and finished reports')
     d.add_argument('--nbs', default='nbs'); d.add_argument('--out', default='_docs')

@@ -17,16 +17,16 @@ from .config import get_setting, stage
 
 # %% auto #0
 __all__ = ['IMG_EXTS', 'MVTEC_LAYOUT', 'BTAD_LAYOUT', 'LOCO_LAYOUT', 'VISA_LAYOUT', 'REALIAD_LAYOUT', 'FOLDER_LAYOUT', 'LOADERS',
-           'MVTEC_CATEGORIES', 'EMBEDDED_CATEGORIES', 'EMBEDDED_DEFECTS', 'DatasetError', 'DatasetNotFound', 'Record',
-           'resolve_root', 'mvtec_records', 'mpdd_records', 'btad_records', 'loco_records', 'visa_records',
-           'realiad_records', 'folder_records', 'load_records', 'split', 'write_layout_fixture', 'Geometry',
-           'read_image', 'read_mask_file', 'read_mask', 'pad_square', 'transform', 'mask_in_view', 'to_original',
-           'ADDataset', 'collate', 'make_loader', 'has_masks', 'find_duplicates', 'check_records', 'kshot',
-           'continual_tasks', 'supervised_split', 'cutpaste', 'perlin_noise', 'perlin_anomaly', 'texture_images',
-           'make_embedded']
+           'PIXEL_BYTES', 'MVTEC_CATEGORIES', 'EMBEDDED_CATEGORIES', 'EMBEDDED_DEFECTS', 'DatasetError',
+           'DatasetNotFound', 'Record', 'skipped_note', 'resolve_root', 'mvtec_records', 'mpdd_records', 'btad_records',
+           'loco_records', 'visa_records', 'realiad_records', 'folder_records', 'load_records', 'split',
+           'write_layout_fixture', 'Geometry', 'max_image_pixels', 'check_image_size', 'read_image', 'read_mask_file',
+           'read_mask', 'pad_square', 'transform', 'mask_in_view', 'to_original', 'ADDataset', 'collate', 'make_loader',
+           'has_masks', 'find_duplicates', 'check_records', 'kshot', 'continual_tasks', 'supervised_split', 'cutpaste',
+           'perlin_noise', 'perlin_anomaly', 'texture_images', 'make_embedded']
 
 # %% ../nbs/01_datasets.ipynb #cd3dadcb
-IMG_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.JPG', '.PNG')
+IMG_EXTS = ('.png', '.jpg', '.jpeg', '.jpe', '.jfif', '.bmp', '.tif', '.tiff', '.webp', '.JPG', '.PNG')
 
 class DatasetError(ValueError):
     "A dataset that is missing, malformed or asked for something it does not hold."
@@ -47,13 +47,26 @@ class Record:
 # %% ../nbs/01_datasets.ipynb #bf9918c0
 _EXTS = {e.lower() for e in IMG_EXTS}
 
+def skipped_note(files)->str|None:
+    "A sentence naming the files among `files` that are not read as images, and why; None when every file is read (hidden files are ignored)."
+    other = sorted(Path(f) for f in files if Path(f).suffix.lower() not in _EXTS and not Path(f).name.startswith('.'))
+    if not other: return None
+    pil = {e.lower() for e in Image.registered_extensions()}
+    fmt, rest = [f for f in other if f.suffix.lower() in pil], [f for f in other if f.suffix.lower() not in pil]
+    some = lambda fs: ', '.join(f.name for f in fs[:5]) + (f' ... ({len(fs)} in all)' if len(fs) > 5 else '')
+    parts = ([f"{some(fmt)} (image format {', '.join(sorted({f.suffix.lower() for f in fmt}))} is not read: convert to PNG)"] if fmt else []) + \
+            ([f"{some(rest)} (not image files)"] if rest else [])
+    return f"skipped {len(other)} file(s) in {other[0].parent}: " + '; '.join(parts) + f"; images are read from {', '.join(sorted(_EXTS))}"
+
 def _images(d:Path,          # folder to list (missing folder: [])
             unique:bool=True # two files with one stem (000.png + 000.PNG / 000.jpg) are an error
            )->list[Path]:
-    "Image files of `d` (extension matched in any case), sorted by name."
+    "Image files of `d` (extension matched in any case), sorted by name; other files are named in a data warning."
     d = Path(d)
     if not d.is_dir(): return []
-    fs = sorted(p for p in d.iterdir() if p.suffix.lower() in _EXTS and p.is_file())
+    files = [p for p in d.iterdir() if p.is_file()]
+    fs = sorted(p for p in files if p.suffix.lower() in _EXTS)
+    if note := skipped_note(files): warnings.warn(note, stacklevel=2); stage('warning', note)   # a data warning, as `check_records` gives
     seen = {}
     for p in fs if unique else []:
         if p.stem in seen: raise DatasetError(f"two images with stem {p.stem!r} in {d}: {seen[p.stem].name} and {p.name}; "
@@ -362,10 +375,55 @@ def _upright(im:Image.Image)->Image.Image:
     except Exception: o = 1                               # unreadable EXIF block: the pixels as stored
     return ImageOps.exif_transpose(im) if o not in (None, 1) else im
 
-def _pixels(path, what:str='image')->np.ndarray:
+PIXEL_BYTES = 24   # memory one pixel costs on its way into a model: RGB uint8, a float32 copy, margin
+
+def _free_memory()->int:
+    "Bytes this process can still get: the system's available memory, or less under a cgroup (container) limit."
+    import psutil
+    free = psutil.virtual_memory().available
+    try:
+        lim = Path('/sys/fs/cgroup/memory.max').read_text().strip()
+        if lim != 'max': free = min(free, int(lim) - int(Path('/sys/fs/cgroup/memory.current').read_text()))
+    except (OSError, ValueError): pass
+    return free
+
+def max_image_pixels()->int|None:
+    "The largest image (in pixels) adnb decodes: `ADNB_MAX_IMAGE_PIXELS`, else PIL's decompression-bomb limit (None: no limit)."
+    v = os.environ.get('ADNB_MAX_IMAGE_PIXELS')
+    if not v: return Image.MAX_IMAGE_PIXELS
+    try: n = int(v); assert n > 0; return n
+    except (ValueError, AssertionError): raise DatasetError(f"ADNB_MAX_IMAGE_PIXELS must be a positive integer, got {v!r}") from None
+
+def check_image_size(size:tuple,       # (W, H), as PIL gives it before decoding
+                     path, what:str='image',
+                     bytes_per_px:int=PIXEL_BYTES # memory one pixel needs in the caller's pipeline
+                    )->None:
+    "Refuse, naming the file, an image over `max_image_pixels()` or needing more memory than is free; before decoding it."
+    w, h = size; px = w * h; cap = max_image_pixels()
+    side = lambda n: int(max(w, h) * math.sqrt(n / px))
+    if cap and px > cap:
+        raise DatasetError(f"{what} {path} is {w}x{h} px ({px / 1e6:.0f} Mpx), over the {cap / 1e6:.0f} Mpx limit for one image (PIL's "
+                           f"decompression-bomb guard): downscale it (to at most {side(cap)} px on its long side) or raise ADNB_MAX_IMAGE_PIXELS")
+    need = px * bytes_per_px
+    if need > 2**28 and need > (free := _free_memory()):
+        raise DatasetError(f"{what} {path} is {w}x{h} px ({px / 1e6:.0f} Mpx): reading it needs about {need / 2**30:.1f} GiB, more than the "
+                           f"{free / 2**30:.1f} GiB of memory free; downscale it (to at most {side(free / bytes_per_px)} px on its long side)")
+
+def _open(path)->Image.Image:
+    "`Image.open` with PIL's decompression-bomb check left to `check_image_size` (which names the file and says what to do)."
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+        try: return Image.open(path)
+        except Image.DecompressionBombError: pass
+        old = Image.MAX_IMAGE_PIXELS; Image.MAX_IMAGE_PIXELS = None   # only to read the size from the header
+        try: return Image.open(path)
+        finally: Image.MAX_IMAGE_PIXELS = old
+
+def _pixels(path, what:str='image', bytes_per_px:int=PIXEL_BYTES)->np.ndarray:
     "Fully decoded pixels of `path`, upright (EXIF orientation applied): (H, W) gray or (H, W, 3) colour with palette applied and alpha dropped."
     try:
-        with Image.open(path) as im:
+        with _open(path) as im:
+            check_image_size(im.size, path, what, bytes_per_px)   # from the header: a huge image is refused before decoding
             im.load(); im = _upright(im); m = im.mode
             if m in ('P', 'PA'): return np.asarray(im.convert('RGBA'))[..., :3]
             if m in ('RGBA', 'RGBX'): return np.asarray(im)[..., :3]
@@ -373,11 +431,12 @@ def _pixels(path, what:str='image')->np.ndarray:
             if m in ('1', 'L'): return np.asarray(im.convert('L'))
             if m.startswith('I') or m in ('RGB', 'F'): return np.asarray(im)
             return np.asarray(im.convert('RGB'))
+    except DatasetError: raise
     except (OSError, SyntaxError, ValueError, EOFError) as e: raise DatasetError(f"cannot read {what} {path}: {e}") from e
 
-def read_image(path)->np.ndarray:
-    "RGB uint8 (H, W, 3) array of `path`: gray repeated, 16-bit scaled by 255/65535 and rounded, palette applied, alpha dropped."
-    a = _pixels(path)
+def read_image(path, bytes_per_px:int=PIXEL_BYTES)->np.ndarray:
+    "RGB uint8 (H, W, 3) array of `path`: gray repeated, 16-bit scaled by 255/65535 and rounded, palette applied, alpha dropped; a huge image refused by name."
+    a = _pixels(path, bytes_per_px=bytes_per_px)
     if a.dtype.kind == 'f': raise DatasetError(f"image {path} has float pixels (PIL mode 'F'), whose range is unknown: save it as 8- or 16-bit")
     if a.dtype != np.uint8:
         if a.min() < 0 or a.max() > 65535: raise DatasetError(f"image {path} has integer pixels outside 0..65535 (min {a.min()}, max {a.max()}): save it as 8- or 16-bit")

@@ -7,8 +7,9 @@ Docs: https://adnb-dev.github.io/adnb/experiment.html.md"""
 
 # %% ../nbs/25_experiment.ipynb #fd8249bc
 from __future__ import annotations
-import csv, json, operator, platform, re
+import csv, io, json, operator, platform, re
 from pathlib import Path
+from .files import TargetExists, write_atomic
 
 # %% auto #0
 __all__ = ['ParameterError', 'parse_spec', 'describe_spec', 'check_value', 'check_params', 'resolve_profile', 'profile_banner',
@@ -229,15 +230,20 @@ def write_results(experiment:str, # experiment name
                   folder='.',     # where the run's report is
                   **extra         # more top-level entries, e.g. table=...; env=... replaces `env_info()`
                  )->Path:
-    "Write results.json and metrics.csv into `folder`, beside (never over) a finished run's; returns the results path."
+    "Write results.json and metrics.csv into `folder`, beside (never over) a finished run's, each complete or absent (atomic); returns the results path."
     rows = rows.to_dict('records') if hasattr(rows, 'to_dict') else [dict(r) for r in rows]
-    folder = Path(folder); res, met = _free_names(folder)
+    folder = Path(folder)
     env = extra.pop('env', None) or env_info(params.get('device'))
     rec = dict(experiment=experiment, profile=params.get('profile'), params=params, env=env, results=rows, **extra)
-    res.write_text(json.dumps(rec, indent=1, default=_plain))
-    cols = list(dict.fromkeys(k for r in rows for k in r))
-    with open(met, 'w', newline='') as f:
-        w = csv.DictWriter(f, cols); w.writeheader()
-        w.writerows({k: json.dumps(v, default=_plain) if isinstance(v, (list, dict)) else v for k, v in r.items()} for r in rows)
+    text = json.dumps(rec, indent=1, default=_plain)
+    cols, buf = list(dict.fromkeys(k for r in rows for k in r)), io.StringIO()
+    w = csv.DictWriter(buf, cols); w.writeheader()
+    w.writerows({k: json.dumps(v, default=_plain) if isinstance(v, (list, dict)) else v for k, v in r.items()} for r in rows)
+    while True:                         # metrics first, results.json last: a results file always has its metrics beside it
+        res, met = _free_names(folder)
+        try: write_atomic(met, buf.getvalue())
+        except TargetExists: continue   # another writer took the name meanwhile: the next free pair
+        try: write_atomic(res, text); break
+        except TargetExists: met.unlink(missing_ok=True)
     if res.name != 'results.json': print(f"{folder/'results.json'} exists (a finished run): wrote {res} and {met} beside it")
     return res

@@ -93,9 +93,14 @@ def threshold_metrics(scores, labels)->dict:
     return dict(auroc=_auroc(ss), ap=ap, f1max=f1)
 
 # %% ../nbs/02_metrics.ipynb #973a1415
-def image_metrics(scores, labels)->dict:
-    "Image-level AUROC, AP and F1max."
-    return {f'image_{k}': v for k, v in threshold_metrics(scores, labels).items()}
+def image_metrics(scores, # one score per image
+                  labels  # 0/1 per image, as many as scores
+                 )->dict:
+    "Image-level AUROC, AP and F1max; scores and labels that do not pair up one to one are a `MetricError` saying so."
+    s, y = np.asarray(scores), np.asarray(labels)
+    if s.ndim > 1 or y.ndim > 1: raise MetricError(f"image_metrics takes one score and one label per image (1-D), got shapes {s.shape} and {y.shape}")
+    if s.size != y.size: raise MetricError(f"image_metrics got {s.size} image scores but {y.size} labels: one label per score")
+    return {f'image_{k}': v for k, v in threshold_metrics(s, y).items()}
 
 def pixel_metrics(maps, masks)->dict:
     "Pixel-level AUROC, AP and F1max over all pixels of all maps (each map at its mask's resolution)."

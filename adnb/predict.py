@@ -7,47 +7,64 @@ Docs: https://adnb-dev.github.io/adnb/predict.html.md"""
 
 # %% ../nbs/31_predict.ipynb #2589a134
 from __future__ import annotations
-import csv, math, os, sys, time
+import csv, inspect, math, os, shutil, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
 from .config import get_device, stage
 from .backbones import load_checkpoint
-from .datasets import IMG_EXTS, DatasetError, DatasetNotFound, Record, read_image, make_loader, to_original
+from .datasets import (IMG_EXTS, PIXEL_BYTES, DatasetError, DatasetNotFound, Record, read_image, make_loader, skipped_note,
+                           to_original)
+from .files import Busy, TargetExists, atomic_path, folder_lock, write_atomic
 from .patchcore import PatchCore, fit_patchcore
 from .padim import PaDiM, fit_padim
 
 # %% auto #0
-__all__ = ['METHODS', 'list_images', 'check_images', 'holdout_split', 'check_quantile', 'quantile_threshold', 'build_model',
-           'score_images', 'fit_folder', 'load_fitted', 'full_map', 'render', 'earlier_prediction', 'predict_images']
+__all__ = ['PREDICT_PIXEL_BYTES', 'METHODS', 'list_images', 'check_images', 'holdout_split', 'check_quantile',
+           'quantile_threshold', 'build_model', 'score_images', 'fit_folder', 'check_fitted', 'load_fitted', 'full_map',
+           'render', 'earlier_prediction', 'predict_images']
 
 # %% ../nbs/31_predict.ipynb #03f9d1cc
 _EXTS = {e.lower() for e in IMG_EXTS}
+PREDICT_PIXEL_BYTES = 160   # memory per pixel of `predict_images` with maps: the full-size map, its colours and overlay (float64)
+
+def _skipped(note:str|None):
+    if note: print(f"adnb: warning: {note}", file=sys.stderr, flush=True)
 
 def list_images(paths,               # image files and/or folders
                 what:str='image',    # what the paths are, for messages
                 recursive:bool=True  # search folders recursively (hidden folders skipped)
                )->list[Path]:
-    "Image files named in `paths` or found (sorted) in its folders; a missing path or a folder without images is an error."
+    "Image files named in `paths` or found (sorted) in its folders; the files skipped are named on stderr; a missing path or a folder without images is an error."
     out = []
     for p in [Path(q).expanduser() for q in ([paths] if isinstance(paths, (str, Path)) else paths)]:
         if p.is_dir():
             fs = p.rglob('*') if recursive else p.iterdir()
-            fs = sorted(f for f in fs if f.is_file() and f.suffix.lower() in _EXTS and not any(s.startswith('.') for s in f.relative_to(p).parts))
-            if not fs: raise DatasetError(f"{what} folder {p} holds no images{'' if recursive else ' directly'} (extensions {', '.join(sorted(_EXTS))})")
-            out += fs
+            fs = [f for f in fs if f.is_file() and not any(s.startswith('.') for s in f.relative_to(p).parts)]
+            note = skipped_note(fs); fs = sorted(f for f in fs if f.suffix.lower() in _EXTS)
+            if not fs: raise DatasetError(f"{what} folder {p} holds no images{'' if recursive else ' directly'} (extensions {', '.join(sorted(_EXTS))})"
+                                          + (f"; {note}" if note else ''))
+            _skipped(note); out += fs
         elif p.is_file():
             if p.suffix.lower() not in _EXTS: raise DatasetError(f"{p} is not an image file (extensions {', '.join(sorted(_EXTS))})")
             out.append(p)
         else: raise DatasetNotFound(f"{what} path {p} does not exist")
     return out
 
-def check_images(files:list, max_errors:int=5)->list[tuple]:
-    "Decode every file; a DatasetError names the unreadable ones. Returns each image's (H, W)."
+def check_images(files:list, max_errors:int=5,
+                 bytes_per_px:int=PIXEL_BYTES # memory one pixel needs afterwards (huge images are refused by name)
+                )->list[tuple]:
+    "Decode every file; a DatasetError names the unreadable ones (a huge one first, from the headers alone). Returns each image's (H, W)."
+    from adnb.datasets import _open, check_image_size
+    for f in files:                                          # sizes from the headers: a huge image stops us before any decoding
+        try:
+            with _open(f) as im: size = im.size
+        except Exception: continue                           # unreadable: named by the decoding below
+        check_image_size(size, f, 'image', bytes_per_px)
     shapes, bad = [], []
     for f in files:
-        try: shapes.append(read_image(f).shape[:2])
+        try: shapes.append(read_image(f, bytes_per_px).shape[:2])
         except DatasetError as e:
             bad.append(str(e))
             if len(bad) >= max_errors: break
@@ -108,12 +125,14 @@ def fit_folder(method:str,              # patchcore | padim
                holdout:float=0.2,       # share of the good images held out to set thresholds
                quantile:float=0.99,     # quantile of holdout scores used as threshold
                seed:int=0, device:str='auto', batch_size:int=8, progress:bool=False,
+               overwrite:bool=False,    # replace an existing `out` (else refused before any work)
                **method_kw)->dict:      # coreset_ratio (PatchCore), d (PaDiM)
-    "Fit on good images, set image and pixel thresholds from held-out good images, save; returns the saved `meta` and timings."
+    "Fit on good images, set image and pixel thresholds from held-out good images, save atomically; returns the saved `meta` and timings."
     t0 = time.perf_counter(); device = get_device(device); check_quantile(quantile)
     if method not in METHODS: raise ValueError(f"unknown method {method!r}; adnb fit knows {', '.join(METHODS)}")
     out = Path(out).expanduser()
     if out.is_dir(): raise ValueError(f"--out {out} is a folder; give a file name such as {out/'model.pt'}")
+    if (out.exists() or out.is_symlink()) and not overwrite: raise TargetExists(out, "pass --overwrite (overwrite=True) to replace it")
     try: out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise ValueError(f"cannot create the folder of --out {out}: {e.strerror}") from None
     if not os.access(out.parent, os.W_OK): raise ValueError(f"cannot write --out {out}: {out.parent} is not writable")
@@ -137,18 +156,62 @@ def fit_folder(method:str,              # patchcore | padim
                                      provenance=f"holdout normal images, n={len(hold_f)}, quantile={quantile} (numpy linear) of "
                                                 "image scores; pixel: same quantile of per-image map maxima",
                                      files=[str(f) for f in hold_f], scores=scores, map_maxima=maxima))
-    model.cpu().save(out)
+    with atomic_path(out, overwrite, "pass --overwrite (overwrite=True) to replace it") as tmp: model.cpu().save(tmp)
     return dict(model.meta, out=str(out), device=device, fit_s=round(t2 - t1, 2), holdout_s=round(time.perf_counter() - t2, 2),
                 total_s=round(time.perf_counter() - t0, 2), bank_size=info.get('bank_size'))
 
 # %% ../nbs/31_predict.ipynb #280b6092
-def load_fitted(path, weights=None)->torch.nn.Module:
-    "A model written by `fit_folder` / `adnb fit`, with its `meta` (method, image size, crop, thresholds)."
-    _, config, _ = load_checkpoint(path)
-    meta = config.get('meta') or {}
-    if meta.get('method') not in METHODS or 'threshold' not in meta:
+def _finite(v)->bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+def check_fitted(path, sd:dict, config:dict)->dict:
+    "The `meta` of a checkpoint from `adnb fit` after checking everything `predict_images` relies on; a ValueError naming the file and the key otherwise."
+    meta = config.get('meta')
+    if not isinstance(meta, dict) or meta.get('method') not in METHODS or 'threshold' not in meta:
         raise ValueError(f"{path} holds no decision threshold (it was not written by `adnb fit`): fit it with `adnb fit METHOD --normal DIR`")
-    return (PatchCore if meta['method'] == 'patchcore' else PaDiM).load(path, weights)
+    def damaged(what): return ValueError(f"{path}: {what}; the file was changed or damaged after `adnb fit` wrote it: fit the model again")
+    cls = PatchCore if meta['method'] == 'patchcore' else PaDiM
+    if new := sorted(set(config) - (set(inspect.signature(cls.__init__).parameters) - {'self', 'weights'}) - {'meta'}):
+        import adnb
+        raise ValueError(f"{path} has setting(s) {new} that adnb {adnb.__version__} does not know: a newer adnb wrote it; "
+                         "upgrade adnb (pip install -U adnb) or fit the model again with this one")
+    size, crop = meta.get('image_size'), meta.get('crop')
+    isint = lambda v: isinstance(v, int) and not isinstance(v, bool)
+    if not (isint(size) and size >= 8 and size % 8 == 0): raise damaged(f"meta image_size is {size!r}, not a positive multiple of 8")
+    if crop is not None and not (isint(crop) and 0 < crop <= size): raise damaged(f"meta crop is {crop!r}, not None or 1..image_size ({size})")
+    t = meta['threshold']
+    if not isinstance(t, dict): raise damaged(f"meta threshold is a {type(t).__name__}, not the table of thresholds")
+    for k in ('image', 'pixel', 'map_min'):
+        if not _finite(t.get(k)): raise damaged(f"threshold {k} is {t.get(k)!r}, not a finite number")
+    if t['pixel'] < t['map_min']: raise damaged(f"the pixel threshold {t['pixel']:.4g} is below the lowest holdout map value {t['map_min']:.4g}")
+    def tensor(k, ndim):
+        v = sd.get(k)
+        if not isinstance(v, torch.Tensor): raise damaged(f"its state holds no tensor {k!r}")
+        if v.ndim != ndim: raise damaged(f"{k} has shape {tuple(v.shape)}, not {ndim}-D")
+        if v.numel() == 0: raise damaged(f"{k} is empty (shape {tuple(v.shape)})")
+        if v.is_floating_point() and not (ok := torch.isfinite(v)).all(): raise damaged(f"{k} holds {int((~ok).sum())} NaN or infinite value(s)")
+        return v
+    if meta['method'] == 'patchcore': tensor('memory_bank', 2)
+    else:
+        mu, ic, ch, g = tensor('mean', 2), tensor('inv_cov', 3), tensor('channels', 1), tensor('grid', 1)
+        P, d = mu.shape
+        if tuple(ic.shape) != (P, d, d): raise damaged(f"inv_cov has shape {tuple(ic.shape)}, but mean {tuple(mu.shape)} needs {(P, d, d)}")
+        if tuple(ch.shape) != (d,) or ch.is_floating_point(): raise damaged(f"channels has shape {tuple(ch.shape)} ({ch.dtype}), not {d} integer indices")
+        if g.numel() != 2 or g.is_floating_point() or int(g[0]) * int(g[1]) != P: raise damaged(f"grid {g.tolist()} does not give the {P} positions of mean")
+    return meta
+
+def load_fitted(path, weights=None)->torch.nn.Module:
+    "A model written by `fit_folder` / `adnb fit`, with its `meta` (method, image size, crop, thresholds), checked (`check_fitted`, one probe image)."
+    sd, config, _ = load_checkpoint(path)
+    meta = check_fitted(path, sd, config)
+    model = (PatchCore if meta['method'] == 'patchcore' else PaDiM).load(path, weights)
+    side = meta['crop'] or meta['image_size']
+    try:                                                   # the fitted state must fit the backbone: one grey image through it
+        with torch.no_grad(): s = model.eval()(torch.full((1, 3, side, side), 0.5))['score']
+    except (RuntimeError, ValueError, IndexError) as e:
+        raise ValueError(f"{path}: its fitted state does not fit its backbone {model.config.get('backbone')} ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0][:160]}); the file was changed or damaged after `adnb fit` wrote it: fit the model again") from None
+    if not torch.isfinite(s).all(): raise ValueError(f"{path}: it scores a plain grey image {s.tolist()}, not a finite number; the file was changed or damaged: fit the model again")
+    return model
 
 def full_map(m:torch.Tensor, g)->np.ndarray:
     "Anomaly map at the image's original (H, W); NaN outside the centre crop the model saw."
@@ -190,30 +253,65 @@ def earlier_prediction(out:Path)->list[Path]:
     pngs = {Path(out)/r[k] for r in rows for k in ('anomaly_map', 'overlay') if r.get(k)}
     return sorted(p for p in pngs if p.is_file()) + [f]
 
+def _stale_stages(out:Path):
+    "Staging folders left in `out` by a killed `predict_images` (called while holding the folder's lock: no other is running)."
+    for p in out.glob('.adnb-predict-*'):
+        if p.is_dir(): shutil.rmtree(p, ignore_errors=True)
+
 def predict_images(model_path,            # checkpoint written by `adnb fit`
                    images,                # image files and/or folders (searched recursively)
                    out='predictions',     # folder for scores.csv and the map PNGs
                    device:str='auto', batch_size:int=8, weights=None, maps:bool=True,
                    overwrite:bool=False)->Path: # replace an earlier prediction in `out` (its scores.csv and the PNGs it lists)
-    "Score images with a fitted model: `out/scores.csv` (path, score, is_anomalous, threshold, PNG names) and map PNGs."
-    device = get_device(device); _, config, _ = load_checkpoint(model_path); out = Path(out).expanduser()
+    "Score images with a fitted model: `out/scores.csv` (path, score, is_anomalous, threshold, PNG names) and map PNGs, all or nothing."
+    device = get_device(device); out = Path(out).expanduser()
+    sd, config, _ = load_checkpoint(model_path); check_fitted(model_path, sd, config); del sd
     if out.exists() and not out.is_dir(): raise ValueError(f"--out {out} is a file, not a folder")
-    old = earlier_prediction(out)
-    if old and not overwrite: raise ValueError(f"--out {out} holds an earlier prediction ({len(old) - 1} map PNGs and scores.csv); nothing was "
-                                               "written: choose a new folder, or pass --overwrite to delete that prediction first")
-    files = list_images(images); check_images(files)
-    model = load_fitted(model_path, weights); meta = model.meta; t = meta['threshold']
-    thr, pthr, lo = t['image'], t['pixel'], t['map_min']; names = _out_names(files); rows = []
-    for f in old: f.unlink(missing_ok=True)               # --overwrite: the earlier prediction goes, other files stay
-    out.mkdir(parents=True, exist_ok=True)
-    for p, s, m, g in score_images(model, files, meta['image_size'], meta['crop'], device, batch_size):
-        row = dict(path=p, score=s, is_anomalous=s > thr, threshold=thr)
-        if maps:
-            stem = out/names[p]; stem.parent.mkdir(parents=True, exist_ok=True)
-            heat, over = render(read_image(p), full_map(m, g), lo, 2 * pthr - lo, pthr)
-            Image.fromarray(heat).save(f'{stem}_map.png'); Image.fromarray(over).save(f'{stem}_overlay.png')
-            row.update(anomaly_map=f'{names[p]}_map.png', overlay=f'{names[p]}_overlay.png')
-        rows.append(row)
-    with open(out/'scores.csv', 'w', newline='') as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
+    if (old := earlier_prediction(out)) and not overwrite: raise ValueError(
+        f"--out {out} holds an earlier prediction ({len(old) - 1} map PNGs and scores.csv); nothing was written: "
+        "choose a new folder, or pass --overwrite to replace that prediction")
+    files = list_images(images); check_images(files, bytes_per_px=PREDICT_PIXEL_BYTES if maps else PIXEL_BYTES)
+    names = _out_names(files)
+    new = [f'{names[str(f)]}_{k}.png' for f in files for k in ('map', 'overlay')] if maps else []
+    made_out = not out.exists(); made, done, held = [], False, False
+    try:
+        with folder_lock(out, 'adnb predict', '.adnb-predict.lock'):     # one writer at a time: two predictions never mix
+            held = True; old = earlier_prediction(out)                                 # again, under the lock
+            if old and not overwrite: raise ValueError(f"--out {out} holds an earlier prediction (written just now by another "
+                                                       "adnb predict); nothing was written: choose a new folder, or pass --overwrite")
+            mine = set(old)
+            if clash := [out/n for n in new if (out/n).exists() and out/n not in mine]:
+                raise TargetExists(clash[0], f"remove it, or choose a new --out ({len(clash)} file(s) in {out} have the names this prediction writes)")
+            _stale_stages(out)
+            model = load_fitted(model_path, weights); meta = model.meta; t = meta['threshold']
+            thr, pthr, lo = t['image'], t['pixel'], t['map_min']; rows = []
+            stage_dir = Path(tempfile.mkdtemp(prefix='.adnb-predict-', dir=out))   # everything is written here first
+            try:
+                for p, s, m, g in score_images(model, files, meta['image_size'], meta['crop'], device, batch_size):
+                    row = dict(path=p, score=s, is_anomalous=s > thr, threshold=thr)
+                    if maps:
+                        stem = stage_dir/names[p]; stem.parent.mkdir(parents=True, exist_ok=True)
+                        heat, over = render(read_image(p, PREDICT_PIXEL_BYTES), full_map(m, g), lo, 2 * pthr - lo, pthr)
+                        Image.fromarray(heat).save(f'{stem}_map.png'); Image.fromarray(over).save(f'{stem}_overlay.png')
+                        row.update(anomaly_map=f'{names[p]}_map.png', overlay=f'{names[p]}_overlay.png')
+                    rows.append(row)
+                with open(stage_dir/'scores.csv', 'w', newline='') as f:
+                    w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
+                    f.flush(); os.fsync(f.fileno())                       # a full disk shows here, before anything is moved
+                for f in old: f.unlink(missing_ok=True)                    # --overwrite: the earlier prediction goes only now
+                for n in new:                                              # renames: no space needed, nothing can be half-written
+                    d = (out/n).parent
+                    if not d.exists(): d.mkdir(parents=True); made.append(d)
+                    os.replace(stage_dir/n, out/n); made.append(out/n)
+                os.replace(stage_dir/'scores.csv', out/'scores.csv'); done = True   # last: scores.csv lists only maps that exist
+            finally: shutil.rmtree(stage_dir, ignore_errors=True)
+    finally:
+        if not done:                                                       # nothing of this prediction stays behind
+            for p in reversed(made):
+                try: p.unlink() if p.is_file() else p.rmdir()
+                except OSError: pass
+            if made_out and held:
+                (out/'.adnb-predict.lock').unlink(missing_ok=True)
+                try: out.rmdir()
+                except OSError: pass
     return out/'scores.csv'

@@ -12,6 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from .config import SettingsError, get_setting, offline_env
 from .experiment import ParameterError, check_declared, check_params, check_rules, resolve_profile
+from .files import fresh_dir, write_atomic
+from .runs import run_status
 
 class ExperimentError(ValueError):
     "An unknown experiment or parameter, or a run that failed."
@@ -22,10 +24,10 @@ class RunInterrupted(KeyboardInterrupt):
 
 # %% auto #0
 __all__ = ['PATH_PARAMS', 'FOLDER_PARAMS', 'ExperimentError', 'RunInterrupted', 'experiments_dir', 'list_experiments',
-           'find_experiment', 'parse_value', 'notebook_parameters', 'notebook_specs', 'notebook_rules',
+           'find_experiment', 'parse_value', 'notebook_parameters', 'notebook_specs', 'notebook_rules', 'path_keys',
            'resolve_path_params', 'resolve_params', 'check_data', 'make_report_dir', 'mark_interrupted',
            'ipc_kernel_manager', 'execute', 'relocate_records', 'is_complete', 'sign_report', 'headline',
-           'run_experiment', 'describe_experiment', 'main']
+           'run_experiment', 'describe_experiment']
 
 # %% ../nbs/30_run.ipynb #a6fdb96d
 def experiments_dir()->Path:
@@ -85,14 +87,21 @@ def notebook_rules(nb_path:Path)->list:
 # %% ../nbs/30_run.ipynb #682ed161
 PATH_PARAMS = ('data_root', 'weights')
 
-def resolve_path_params(params:dict, cwd:Path|None=None)->dict:
-    "Relative path parameters (`data_root`, `weights`, `*_root`, `*_dir`, `*_path`) made absolute: `*_dir` from `data_root` when one is given, the rest from the caller's cwd."
+def path_keys(nb:Path)->set:
+    "Parameters of `nb` whose spec is `path` (e.g. `pretrained`, `save_pretrained`, `task_root`): typed by the user, resolved from the cwd."
+    return {k for k, s in notebook_specs(nb)[0].items() if isinstance(s, str) and s.strip().split(' ')[0] == 'path'}
+
+def resolve_path_params(params:dict, cwd:Path|None=None,
+                        keys=()   # more parameter names that hold paths (`path_keys(nb)`)
+                       )->dict:
+    "Relative path parameters (`data_root`, `weights`, `*_root`, `*_dir`, `*_path`, `keys`) made absolute: `*_dir` from `data_root` when one is given, the rest from the caller's cwd."
     out = dict(params); cwd = Path(cwd or Path.cwd())
     def absolute(k, v, base):
         p = Path(v).expanduser()
         try: return str(p if p.is_absolute() else (base/p).resolve())
         except (RuntimeError, OSError) as e: raise ExperimentError(f"parameter {k} = {v!r}: {base/p} cannot be resolved ({e}): a symbolic link that points to itself?") from None
-    is_path = lambda k, v: isinstance(v, str) and v not in ('', 'auto', 'random') and (k in PATH_PARAMS or k.endswith(('_root', '_dir', '_path')))
+    is_path = lambda k, v: isinstance(v, str) and v not in ('', 'auto', 'random') and not v.startswith('random:') and \
+                           (k in PATH_PARAMS or k in keys or k.endswith(('_root', '_dir', '_path')))
     for k, v in params.items():
         if is_path(k, v) and not k.endswith('_dir'): out[k] = absolute(k, v, cwd)
     base = Path(out['data_root']) if out.get('data_root') else cwd   # folder dataset: normal_dir etc. live under data_root
@@ -143,11 +152,11 @@ def make_report_dir(root:str|Path, # reports root
     "A fresh `root/<name>/<timestamp>` folder (or its `.partial` twin), or an ExperimentError naming `root` and why it is unusable."
     root = Path(root).expanduser(); where = '(--reports or settings.ini [paths] reports)'
     if root.exists() and not root.is_dir(): raise ExperimentError(f"reports folder {root} is a file, not a folder {where}")
-    out, n = root/name/datetime.now().strftime('%Y%m%d-%H%M%S'), 1
-    while out.exists() or out.with_name(out.name + '.partial').exists(): out = out.with_name(f'{out.name.split("_")[0]}_{n}'); n += 1
-    if partial: out = out.with_name(out.name + '.partial')
-    try: out.mkdir(parents=True); (out/'.write-test').touch(); (out/'.write-test').unlink()
+    twin = lambda p: p.with_name(p.name[:-len('.partial')] if p.name.endswith('.partial') else p.name + '.partial').exists()
+    try: out = fresh_dir(root/name, datetime.now().strftime('%Y%m%d-%H%M%S'), '.partial' if partial else '', taken=twin)
     except OSError as e: raise ExperimentError(f"cannot create a report folder under {root}: {e.strerror} {where}") from None
+    try: (out/'.write-test').touch(); (out/'.write-test').unlink()
+    except OSError as e: shutil.rmtree(out, ignore_errors=True); raise ExperimentError(f"cannot write in a report folder under {root}: {e.strerror} {where}") from None
     return out
 
 # %% ../nbs/30_run.ipynb #bd0ed117
@@ -177,21 +186,27 @@ def _stopped_at(report:Path)->int|None:
     return next((i for i, c in enumerate(code) if c.metadata.get('papermill', {}).get('status') == 'running'
                  or any(o.get('output_type') == 'error' for o in c.get('outputs', []))), None)
 
+_NOTES = {'interrupted': "**Interrupted** (Ctrl-C / SIGINT) at {at} {where}: later cells did not run.",
+          'died': "**The kernel died** at {at} {where}: the process running the notebook ended without an error (most often "
+                  "the system ran out of memory and killed it). Later cells did not run."}
+
 def mark_interrupted(report:Path,        # the partial report papermill wrote
-                     stop:int|None=None  # code cell that was running, when known (else read from the report)
+                     stop:int|None=None, # code cell that was running, when known (else read from the report)
+                     status:str='interrupted' # or 'died': the kernel process ended (killed, out of memory)
                     )->Path:
-    "Record in the report that the run was interrupted: papermill `exception`, `metadata.adnb.status`, a note at the top."
+    "Record in the report that the run did not finish: papermill `exception`, `metadata.adnb.status`, a note at the top."
     import nbformat
     if stop is None: stop = _stopped_at(report)
     nb = nbformat.read(report, as_version=4)
     at = datetime.now().isoformat(timespec='seconds')
     nb.metadata.setdefault('papermill', {})['exception'] = True
-    nb.metadata['adnb'] = dict(status='interrupted', interrupted_at=at, stopped_in_code_cell=None if stop is None else stop + 1)
+    nb.metadata['adnb'] = dict(status=status, **{f'{status}_at': at}, stopped_in_code_cell=None if stop is None else stop + 1)
     code = [c for c in nb.cells if c.cell_type == 'code']
+    if status == 'died' and stop is not None and stop < len(code):   # papermill marks the cell the kernel died in 'completed'
+        code[stop].metadata.setdefault('papermill', {})['status'] = 'failed'
     where = f'in code cell {stop + 1} of {len(code)}' if stop is not None else 'before or between cells'
-    note = nbformat.v4.new_markdown_cell(f"**Interrupted** (Ctrl-C / SIGINT) at {at} {where}: later cells did not run. "
-                                         "This report is partial; its numbers are not a finished run.")
-    note.metadata['tags'] = ['adnb-interrupted']
+    note = nbformat.v4.new_markdown_cell(_NOTES[status].format(at=at, where=where) + " This report is partial; its numbers are not a finished run.")
+    note.metadata['tags'] = [f'adnb-{status}']
     if nb.cells and 'id' not in nb.cells[0]: del note['id']
     nb.cells.insert(0, note)
     nbformat.write(nb, report)
@@ -275,9 +290,10 @@ class _Relay(threading.Thread):
     def stop(self): self.done.set(); self.join(2); self.poll()
 
 def execute(nb:Path, report:Path, params:dict, progress:bool=True, grace:float=10.)->tuple[bool, int|None]:
-    "Run `nb` into `report` with papermill (kernel on private Unix sockets, stages relayed): (False, None) when it finished, (True, running cell) when Ctrl-C stopped it."
+    "Run `nb` into `report` with papermill (kernel on private Unix sockets, stages relayed): (False, None) when it finished, (True, running cell) when Ctrl-C stopped it; a kernel that died is an ExperimentError naming the partial report."
     import papermill as pm, _thread
-    hits, timer, stop = [], None, None
+    from nbclient.exceptions import DeadKernelError
+    hits, timer, stop, at = [], None, None, []
     def on_sigint(signum, frame):
         nonlocal timer, stop
         hits.append(time.time()); ks = _kernels()
@@ -295,12 +311,21 @@ def execute(nb:Path, report:Path, params:dict, progress:bool=True, grace:float=1
     if progress and 'ADNB_OFFLINE' in env:
         print("adnb: the weights hub (huggingface.co) cannot be reached: this run looks up weights in local files and caches only", file=sys.stderr)
     if progress: relay.say('starting the kernel')
+    def on_cell(book, i):                                # where the kernel is: code cell number and section
+        at.append((sum(c.cell_type == 'code' for c in book.cells[:i]), _section(book, i))); relay.on_cell(book, i)
     try:
         pm.execute_notebook(str(nb), str(report), parameters=params, cwd=str(report.parent), kernel_name='python3', engine_name=_engine(),
-                            adnb_on_cell=relay.on_cell, progress_bar=False, log_output=False, **extra)
+                            adnb_on_cell=on_cell, progress_bar=False, log_output=False, **extra)
     except pm.PapermillExecutionError as e:
         if hits: return True, None
         raise ExperimentError(f"experiment {nb.stem} failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n"
+                              f"  the partial report is {report}") from None
+    except DeadKernelError:
+        _stop(_kernels()); code, sec = at[-1] if at else (None, None)
+        try: mark_interrupted(report, code, status='died')
+        except Exception: pass                           # the report may not exist if the kernel died at start
+        where = (f" in code cell {code + 1}" + (f" (section {sec!r})" if sec else '')) if code is not None else ' before the first cell'
+        raise ExperimentError(f"experiment {nb.stem}: the kernel died (out of memory?){where}; later cells did not run.\n"
                               f"  the partial report is {report}") from None
     except KeyboardInterrupt:
         logging.getLogger('asyncio').setLevel(logging.CRITICAL)  # the abandoned cell's task would log a traceback
@@ -319,19 +344,21 @@ def execute(nb:Path, report:Path, params:dict, progress:bool=True, grace:float=1
 def relocate_records(part:Path, # the run's temporary folder
                      final:Path # the folder it is about to be renamed to
                     )->list[Path]:
-    "Rewrite paths under `part` to `final` in the run's results*.json / metrics*.csv; returns the files changed."
+    "Rewrite paths under `part` to `final` in the run's results*.json / metrics*.csv (absolute, as typed, JSON-escaped); returns the files changed."
+    part, final = Path(part), Path(final)
+    pairs = [(str(part.resolve()), str(final.resolve()))] + ([(str(part), str(final))] if str(part) != str(part.resolve()) else [])
+    pairs = [q for a, b in pairs for q in dict.fromkeys([(a, b), (json.dumps(a)[1:-1], json.dumps(b)[1:-1])])]
     out = []
     for p in [*part.glob('results*.json'), *part.glob('metrics*.csv')]:
-        t = p.read_text()
-        if str(part) in t: p.write_text(t.replace(str(part), str(final))); out.append(p)
+        t = new = p.read_text()
+        for a, b in pairs: new = new.replace(a, b)
+        if new != t: write_atomic(p, new, overwrite=True); out.append(p)
     return out
 
 # %% ../nbs/30_run.ipynb #1b3e15fb
 def is_complete(folder:Path)->bool:
-    "True when `folder` holds a finished run: its run.json says done and its results.json reads as a JSON object."
-    try: return json.loads((Path(folder)/'run.json').read_text()).get('status') == 'done' and \
-                isinstance(json.loads((Path(folder)/'results.json').read_text()), dict)
-    except (OSError, ValueError, AttributeError): return False
+    "True when `folder` holds a finished run: `adnb.runs.run_status(folder)[0]` (the one rule every reader uses)."
+    return run_status(folder)[0]
 
 def sign_report(path:Path)->bool:
     "Mark an executed report trusted for this user (nbformat's notary, as `jupyter trust` does), so JupyterLab runs its explorer; False when the notary cannot."
@@ -361,7 +388,7 @@ def run_experiment(name:str,               # experiment name or notebook path
                    progress:bool=True)->Path:
     "Check the parameters and the data, execute the experiment into `<timestamp>.partial/`, rename it to `reports/<name>/<timestamp>/` once complete; returns that folder."
     nb = find_experiment(name)
-    resolved, profile = resolve_params(nb, resolve_path_params(params or {}))
+    resolved, profile = resolve_params(nb, resolve_path_params(params or {}, keys=path_keys(nb)))
     check_data(resolved)
     part = make_report_dir(reports or get_setting('reports'), nb.stem, partial=True); final = part.with_name(part.name[:-len('.partial')])
     (part/'parameters.json').write_text(json.dumps({**resolved, **({'profile': profile} if profile else {})}, indent=1))
@@ -376,8 +403,8 @@ def run_experiment(name:str,               # experiment name or notebook path
         raise RunInterrupted(report if report.exists() else part)
     if not (part/'results.json').exists(): raise ExperimentError(f"{nb.stem} ran but wrote no results.json in {part}")
     trusted = sign_report(report); secs = round(time.time() - t0, 1)
-    (part/'run.json').write_text(json.dumps(dict(status='done', experiment=nb.stem, profile=profile, seconds=secs, trusted=trusted,
-                                                 finished=datetime.now().isoformat(timespec='seconds')), indent=1))
+    write_atomic(part/'run.json', json.dumps(dict(status='done', experiment=nb.stem, profile=profile, seconds=secs, trusted=trusted,
+                                                  finished=datetime.now().isoformat(timespec='seconds')), indent=1))
     relocate_records(part, final)                         # paths recorded inside the run folder point at the final one
     os.rename(part, final)                                # atomic: the run appears complete or not at all
     print('\n'.join([f"adnb: {nb.stem} finished in {secs:.0f}s" + (f" (profile {profile})" if profile else ''), *headline(final/'results.json'),
@@ -394,9 +421,3 @@ def describe_experiment(name:str)->str:
         lines.append(f"  {k:<16} {v!r:<26} {specs.get(k, ''):<26} {prof}".rstrip())
     if not specs: lines.append("  (no cell tagged 'parameter-specs': values are not checked before a run)")
     return '\n'.join(lines)
-
-# %% ../nbs/30_run.ipynb #c28c9e8c
-def main(argv:list|None=None):
-    "The command line lives in `adnb.cli` (floor 4); this name stays for old imports (`from adnb.run import main`)."
-    from adnb.cli import main as cli_main          # imported when called: the engine never imports the CLI at load time
-    return cli_main(argv)

@@ -323,9 +323,13 @@ def tsne_figure(features, labels, max_points:int=2000, seed:int=0, title:str='t-
     X, y = _np(features).astype(np.float32), _np(labels).astype(bool)
     rng = np.random.default_rng(seed)
     ia, inn = np.nonzero(y)[0], np.nonzero(~y)[0]
-    ia = rng.choice(ia, min(len(ia), max_points // 2), replace=False)
-    inn = rng.choice(inn, min(len(inn), max_points - len(ia)), replace=False)
+    ia = rng.choice(ia, max(0, min(len(ia), max_points // 2)), replace=False)
+    inn = rng.choice(inn, max(0, min(len(inn), max_points - len(ia))), replace=False)
     idx = np.r_[inn, ia]
+    if len(idx) < 5:                                     # t-SNE needs a handful of points (tsne_points 0 asks for none): say so in the figure
+        fig = go.Figure().update_layout(title=title, height=420, width=620, margin=dict(t=40, b=20), xaxis_visible=False, yaxis_visible=False)
+        return fig.add_annotation(text=f't-SNE skipped: {len(idx)} patch feature(s) to show (max_points = {max_points}); it needs at least 5',
+                                  showarrow=False, x=0.5, y=0.5, xref='paper', yref='paper')
     Y = TSNE(2, init='pca', random_state=seed, perplexity=min(30, max(2, len(idx) // 4))).fit_transform(X[idx])
     ix = _np(index)[idx] if index is not None else np.c_[idx, np.full((len(idx), 2), -1)]
     fig = go.Figure()

@@ -1,4 +1,7 @@
 import os
+# OpenMP threads (torch, scikit-learn's t-SNE) that find no free core sleep instead of spinning: on a busy machine a spinning
+# 2-thread t-SNE of 200 points took 34 s of CPU (8 min wall) against 1.6 s passive; the kernels the tests start inherit it
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 from pathlib import Path
 import numpy as np
 import pytest
@@ -46,3 +49,24 @@ def child_venv(path):
                and Path(p).resolve() != site.resolve()]
     (site/'_adnb_tests_parent_env.pth').write_text(''.join(f'{p}\n' for p in parents))
     return py, site
+
+
+@pytest.fixture(scope='session')
+def puck(tmp_path_factory):
+    "The embedded dataset's puck category (128 px images), made once per session."
+    from adnb.datasets import make_embedded
+    return make_embedded(tmp_path_factory.mktemp('emb'))/'puck'
+
+@pytest.fixture(scope='session')
+def fitted_padim(puck, tmp_path_factory):
+    "A PaDiM fitted by `adnb fit` on the puck's good images (64 px, 30 channels, random weights): its model.pt, shared by the tests."
+    from adnb.predict import fit_folder
+    out = tmp_path_factory.mktemp('padim')/'m.pt'
+    fit_folder('padim', puck/'train'/'good', out, image_size=64, d=30, weights='random'); return out
+
+@pytest.fixture(scope='session')
+def fitted_patchcore(puck, tmp_path_factory):
+    "A PatchCore fitted by `adnb fit` on the puck's good images (64 px, random weights): its model.pt, shared by the tests."
+    from adnb.predict import fit_folder
+    out = tmp_path_factory.mktemp('patchcore')/'m.pt'
+    fit_folder('patchcore', puck/'train'/'good', out, image_size=64, weights='random'); return out

@@ -7,10 +7,6 @@ from adnb.predict import *
 from adnb.datasets import make_embedded, read_image, transform
 from adnb.cli import main
 
-@pytest.fixture(scope='module')
-def puck(tmp_path_factory):
-    return make_embedded(tmp_path_factory.mktemp('emb'))/'puck'
-
 @pytest.fixture(scope='module', params=['patchcore', 'padim'])
 def fitted(request, puck, tmp_path_factory):
     "One `adnb fit` per method through the command line entry point, then `adnb predict` on the whole test folder."
@@ -71,7 +67,7 @@ def err(argv):
 
 def test_errors_empty_folder_and_corrupt_image(tmp_path, puck):
     (tmp_path/'empty').mkdir()
-    assert err(['fit', 'padim', '--normal', str(tmp_path/'empty')]) == f"adnb: normal folder {tmp_path/'empty'} holds no images directly (extensions .bmp, .jpeg, .jpg, .png, .tif, .tiff)"
+    assert err(['fit', 'padim', '--normal', str(tmp_path/'empty')]) == f"adnb: normal folder {tmp_path/'empty'} holds no images directly (extensions .bmp, .jfif, .jpe, .jpeg, .jpg, .png, .tif, .tiff, .webp)"
     assert err(['fit', 'padim', '--normal', str(tmp_path/'missing')]) == f"adnb: normal path {tmp_path/'missing'} does not exist"
     bad = tmp_path/'good'; bad.mkdir()
     for i in range(4): Image.open(puck/'train'/'good'/f'{i:03d}.png').save(bad/f'{i}.png')

@@ -152,7 +152,7 @@ def test_reports_path_unwritable(tmp_path):
     assert p.stderr.startswith(f'adnb: cannot create a report folder under {d}: ') and p.stderr.count('\n') == 1
     assert p.stderr.endswith('(--reports or settings.ini [paths] reports)\n')
 
-def _wait_for(pattern, root, timeout=60):
+def _wait_for(pattern, root, timeout=300):   # a busy shared machine can take minutes to start a kernel
     t0 = time.time()
     while time.time() - t0 < timeout:
         hits = list(Path(root).glob(pattern))
@@ -194,7 +194,8 @@ def test_export_and_docs_commands(tmp_path, capsys):
     nb.cells[1].outputs = [nbformat.v4.new_output('execute_result', {'text/plain': '42'}, execution_count=1)]
     (tmp_path/'nbs').mkdir(); nbformat.write(nb, tmp_path/'nbs'/'00_tiny.ipynb')
     rep = tmp_path/'reports'/'patchcore'/'20260101-000000'; rep.mkdir(parents=True); nbformat.write(nb, rep/'patchcore.ipynb')
-    (rep/'results.json').write_text('{}')                                  # a finished run: the docs list it as a report
+    (rep/'results.json').write_text('{}')                                  # a finished run (adnb.runs.run_status): the docs list it as a report
+    (rep/'run.json').write_text(json.dumps(dict(status='done', experiment='patchcore')))
     main(['export', str(rep/'patchcore.ipynb'), '-o', str(tmp_path/'r.html')])
     assert '42' in (tmp_path/'r.html').read_text() and 'cdn.plot.ly' not in (tmp_path/'r.html').read_text()
     main(['docs', '--nbs', str(tmp_path/'nbs'), '--out', str(tmp_path/'site'), '--reports', str(tmp_path/'reports')])
