@@ -83,6 +83,7 @@ summary = {g: dict(n=len(rs := [r for r in runs.values() if r['gain'] == g]), me
                    removes_gain_v2=all(abs(r['mod1_gain'][-1] - 1) <= .05 and abs(r['mod2_gain'][-1] - 1) <= .05
                                        and abs(r['normal_gain_s2'][-1] - 1) < abs(free(r)['normal_gain_s2'][-1] - 1) for r in rs)) for g in gains}
 cands = [g for g in gains if g != 'free' and summary[g]['removes_gain_v2']]
-rec['summary'] = summary
+rec['summary'] = summary; rec.setdefault('date', datetime.date.today().isoformat())
+rec['machine'] = 'shared 2-core CPU, one thread per process, load average 15-37 during the runs (three categories in parallel)'
 rec['choice'] = max(cands, key=lambda g: summary[g]['mean_last_val_pixel_ap']) if cands else None
 OUT.write_text(json.dumps(rec, indent=1)); print(json.dumps(dict(summary=summary, choice=rec['choice']), indent=1))
