@@ -16,18 +16,18 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .backbones import FeatureExtractor, BackboneError, save_checkpoint, load_checkpoint, check_weights_id, weights_arg
-from .patchcore import patch_embed, random_projection, greedy_coreset
-from .metrics import gaussian_blur
+from .patchcore import patch_embed, random_projection, greedy_coreset, PADS, LEGACY
+from .metrics import gaussian_blur, BORDERS
 from .datasets import read_image, read_mask, transform, cutpaste
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['MODULATE', 'SCHEDULES', 'IdentityLinear', 'LinearAdapter', 'AdapterHook', 'insert_adapters', 'adapters_off',
-           'Diagonal', 'Local3x3', 'modulate_layers', 'fan_in', 'FMN', 'default_adapters', 'DFM', 'frozen_embeddings',
-           'coreset_bank', 'init_memory', 'loss_det', 'loss_seg', 'loss_sup', 'loss_unsup', 'guarded', 'relative_lr',
-           'group_lrs', 'anchor_loss', 'augment_normal', 'load_images', 'grid_masks', 'cutpaste_batch',
-           'validation_set', 'val_metrics', 'OnTestSplitError', 'refuse_test', 'calibrate_threshold', 'fit_dfm',
-           'task_keys', 'ContinualDFM']
+__all__ = ['MODULATE', 'SCHEDULES', 'GAINS', 'EPOCH_KEYS', 'IdentityLinear', 'LinearAdapter', 'AdapterHook', 'insert_adapters',
+           'adapters_off', 'Diagonal', 'Local3x3', 'modulate_layers', 'fan_in', 'FMN', 'default_adapters', 'DFM',
+           'frozen_embeddings', 'coreset_bank', 'init_memory', 'loss_det', 'loss_seg', 'loss_sup', 'loss_unsup',
+           'guarded', 'modulate_gain', 'unit_gain_', 'patch_auroc', 'relative_lr', 'group_lrs', 'anchor_loss',
+           'augment_normal', 'load_images', 'grid_masks', 'cutpaste_batch', 'validation_set', 'val_metrics',
+           'OnTestSplitError', 'refuse_test', 'calibrate_threshold', 'fit_dfm', 'task_keys', 'ContinualDFM']
 
 # %% ../nbs/14_dfm.ipynb #d73eca28
 class IdentityLinear(nn.Linear):
@@ -138,24 +138,30 @@ class DFM(nn.Module):
                  img_size:int|None=None,    # ViT: input size the position embeddings are built for
                  memory_size:int=196,       # L, rows of the memory bank (paper 196, after UCAD)
                  patch_size:int=3,          # PatchCore's local neighbourhood (1: raw tokens/feature cells)
+                 pad:str='zeros',           # border of that neighbourhood mean: 'zeros' counted (authors' PatchCore) | 'exclude'
                  sigma:float=4.,            # Gaussian smoothing of the map
+                 map_border:str='symmetric', # border of the smoothing: 'symmetric' (scipy's default, authors' PatchCore) | 'reflect'
                  proj_dim:int=128,          # random projection used by the coreset
                  seed:int=0,
                  modulate:str='dense'):     # Mod1/Mod2 form: dense (paper) | diagonal | local3x3
         super().__init__()
         if modulate not in MODULATE: raise ValueError(f"modulate must be one of {MODULATE}, got {modulate!r}")
         if not isinstance(memory_size, int) or memory_size < 1: raise ValueError(f"memory_size must be a positive integer, got {memory_size!r}")
+        if pad not in PADS: raise ValueError(f"pad must be one of {PADS}, got {pad!r}")
+        if map_border not in BORDERS: raise ValueError(f"map_border must be one of {BORDERS}, got {map_border!r}")
         self.features = FeatureExtractor(backbone, layers, weights, img_size=img_size)
         where = tuple(adapters) if adapters is not None else default_adapters(self.features)
         insert_adapters(self.features, where)
         self.memory_size, self.patch_size, self.sigma, self.proj_dim, self.seed, self.modulate = memory_size, patch_size, sigma, proj_dim, seed, modulate
+        self.pad, self.map_border = pad, map_border
         self.config = dict(backbone=backbone, layers=list(self.features.layers), adapters=list(where), img_size=img_size,
-                           memory_size=memory_size, patch_size=patch_size, sigma=sigma, proj_dim=proj_dim, seed=seed, modulate=modulate)
+                           memory_size=memory_size, patch_size=patch_size, pad=pad, sigma=sigma, map_border=map_border,
+                           proj_dim=proj_dim, seed=seed, modulate=modulate)
         self.meta, self.fmn = {}, None
 
     def embed(self, x:torch.Tensor)->torch.Tensor:
         "Patch features P (B, H, W, D) through the adapters."
-        return patch_embed(self.features(x), self.patch_size)
+        return patch_embed(self.features(x), self.patch_size, pad=self.pad)
 
     def scores(self, x:torch.Tensor)->tuple[torch.Tensor, torch.Tensor]:
         "Differentiable patch scores S (B, H, W) and image scores s (B,)."
@@ -164,7 +170,7 @@ class DFM(nn.Module):
 
     def anomaly_map(self, S:torch.Tensor, size:tuple)->torch.Tensor:
         "Patch scores upsampled bilinearly to the input size and Gaussian-smoothed (as PatchCore)."
-        return gaussian_blur(F.interpolate(S[:, None], size=size, mode='bilinear', align_corners=False)[:, 0], self.sigma, 'symmetric')
+        return gaussian_blur(F.interpolate(S[:, None], size=size, mode='bilinear', align_corners=False)[:, 0], self.sigma, self.map_border)
 
     def forward(self, x:torch.Tensor, return_embeddings:bool=False)->dict:
         if self.fmn is None: raise RuntimeError("DFM memory is empty: call init_memory(model, images) or fit_dfm(...) first")
@@ -210,6 +216,7 @@ def load(cls:DFM, path, weights=None, **kw)->DFM:
     sd, config, wid = load_checkpoint(path)
     if 'fmn.memory' not in sd: raise ValueError(f"{path} is not a DFM checkpoint: its state has no fmn.memory")
     meta, grid = config.pop('meta', {}), config.pop('grid')
+    for k, old in LEGACY.items(): config.setdefault(k, old)   # saved before `pad`/`map_border` existed: trained the old way
     m = cls(**{**config, **kw}, weights=weights or weights_arg(wid))
     check_weights_id(wid, m.features.weights_id, path)
     m.fmn = FMN(sd['fmn.memory'], grid, m.modulate); m.config['grid'] = list(grid)
@@ -219,19 +226,21 @@ def load(cls:DFM, path, weights=None, **kw)->DFM:
 # %% ../nbs/14_dfm.ipynb #fc98479c
 def loss_det(s_a:torch.Tensor, # (N_a,) anomalous image scores
              s_n:torch.Tensor, # (N_n,) normal image scores
-             beta:float=0.9    # s*_det = beta * max(s_a)
+             beta:float=0.9,   # s*_det = beta * max(s_a)
+             t=None, mu=None   # fixed targets (s*_det, mu_norm); None: this batch's, detached
             )->torch.Tensor:
     "Eq. 6: hinge pulling anomalous scores up to beta*max(s_a), plus L1 pulling normal scores to their mean (targets detached)."
-    t = beta * s_a.max().detach()          # s*_det: a reference for this step, not a quantity to move
-    mu = s_n.mean().detach()               # mu_norm
+    t = beta * s_a.max().detach() if t is None else t          # s*_det: a reference for this step, not a quantity to move
+    mu = s_n.mean().detach() if mu is None else mu             # mu_norm
     return F.relu(t - s_a).mean() + (s_n - mu).abs().mean()
 
 def loss_seg(S_a:torch.Tensor, # (N_a, H, W) anomalous patch scores
              M_a:torch.Tensor, # (N_a, H, W) 0/1 masks on the patch grid
-             beta:float=0.9    # s*_seg = beta * max(S_a)
+             beta:float=0.9,   # s*_seg = beta * max(S_a)
+             t=None            # fixed target s*_seg; None: this batch's, detached
             )->torch.Tensor:
     "Eq. 7: hinge on defect pixels below beta * the largest anomalous pixel score, averaged over N_a*H*W."
-    t = beta * S_a.max().detach()
+    t = beta * S_a.max().detach() if t is None else t
     return (M_a * F.relu(t - S_a)).sum() / S_a.numel()
 
 def loss_sup(s_a, s_n, S_a, M_a, beta:float=0.9, lambda_det:float=1., lambda_seg:float=1.)->torch.Tensor:
@@ -240,17 +249,48 @@ def loss_sup(s_a, s_n, S_a, M_a, beta:float=0.9, lambda_det:float=1., lambda_seg
 
 def loss_unsup(s_n:torch.Tensor, # (N_n,) normal image scores
                S_n:torch.Tensor, # (N_n, H, W) normal patch scores
-               beta:float=0.9)->torch.Tensor:
+               beta:float=0.9,
+               t_img=None, t_pix=None # fixed targets; None: beta * this batch's maxima, detached
+              )->torch.Tensor:
     "Eq. 9: hinges on normal image and pixel scores above beta * their batch maxima (targets detached)."
-    return F.relu(s_n - beta * s_n.max().detach()).mean() + F.relu(S_n - beta * S_n.max().detach()).mean()
+    t_img = beta * s_n.max().detach() if t_img is None else t_img
+    t_pix = beta * S_n.max().detach() if t_pix is None else t_pix
+    return F.relu(s_n - t_img).mean() + F.relu(S_n - t_pix).mean()
 
 # %% ../nbs/14_dfm.ipynb #086b04fa
 SCHEDULES = ('iterative', 'joint', 'adapters', 'fmn')
 
 def guarded(scale_guard:bool, D_n:torch.Tensor, *t)->list:
-    "Scores divided by c = the mean plain NN distance of the normal patches D_n (kept in the graph): losses become scale-free."
+    "Scores divided by c = the mean of the normal patches' reference scores D_n (kept in the graph): losses become scale-free."
     c = D_n.mean().clamp_min(1e-6) if scale_guard else D_n.new_ones(())
     return [x / c for x in t]
+
+# %% ../nbs/14_dfm.ipynb #9a1f0c21
+GAINS = ('unit', 'normal_mean', 'free')
+
+def modulate_gain(layer:nn.Module)->tuple[float, float]:
+    "(gain, shift) of a modulate layer on a constant field: mean row sum of the weights (diagonal: mean weight; 3x3: kernel sum), mean bias."
+    w, b = (layer.conv.weight.detach().view(1, -1), layer.conv.bias.detach()) if isinstance(layer, Local3x3) else (layer.weight.detach(), layer.bias.detach())
+    return float(w.sum(1).mean() if w.ndim == 2 else w.mean()), float(b.mean())
+
+@torch.no_grad()
+def unit_gain_(layer:nn.Module)->nn.Module:
+    "Project a modulate layer in place onto unit gain (nearest weights in L2): rows sum to 1 (diagonal: mean weight 1; 3x3: kernel sum 1), biases mean 0."
+    w, b = (layer.conv.weight.view(1, -1), layer.conv.bias) if isinstance(layer, Local3x3) else (layer.weight, layer.bias)
+    if w.ndim == 2: w.add_((1 - w.sum(1, keepdim=True)) / w.shape[1])   # every output reads its inputs with total weight 1
+    else: w.add_(1 - w.mean())                                          # the per-entry scales average 1
+    b.sub_(b.mean())                                                    # no common shift
+    return layer
+
+def patch_auroc(S_n:torch.Tensor, # (N_n, H, W) patch scores of normal images
+                S_a:torch.Tensor, # (N_a, H, W) patch scores of anomalous images
+                M_a:torch.Tensor  # (N_a, H, W) 0/1 patch-grid masks of the anomalies
+               )->float:
+    "AUROC of the anomalies' defect patches (mask 1) against every patch of the normal images: scale-free; NaN when either set is empty."
+    from sklearn.metrics import roc_auc_score
+    pos, neg = S_a.detach()[M_a > 0].flatten().cpu().numpy(), S_n.detach().flatten().cpu().numpy()
+    if not len(pos) or not len(neg): return float('nan')
+    return float(roc_auc_score(np.r_[np.zeros(len(neg)), np.ones(len(pos))], np.r_[neg, pos]))
 
 # %% ../nbs/14_dfm.ipynb #2ab9a2a3
 def relative_lr(target:float, fan_in:int, in_scale:float, out_scale:float)->float:
@@ -373,6 +413,15 @@ def _params(model, fmn, train_memory, lrs):
     if train_memory: g2.append(dict(params=[fmn.memory], lr=lrs['memory'], name='memory'))
     return g1, g2
 
+def _anomalies(normal, anomalous, n, rng):
+    "n anomalous images and pixel masks: CutPaste of random normals, or n of the real ones."
+    if anomalous is None: return cutpaste_batch(normal[rng.integers(len(normal), size=n)], rng)
+    i = _sample(len(anomalous[0]), n, rng); return anomalous[0][i], anomalous[1][i]
+
+EPOCH_KEYS = ('eq9', 'eq9_image', 'eq9_pixel', 'anchor_s1', 'fixed_before_s1', 'fixed_after_s1', 'fixed_fell_s1', 'probe_auroc_s1', 'normal_gain_s1',
+              'eq6', 'eq6_anomaly', 'eq6_normal', 'eq7', 'eq8', 'anchor_s2', 'fixed_before_s2', 'fixed_after_s2', 'fixed_fell_s2', 'batch_auroc_s2',
+              'probe_auroc_s2', 'normal_gain_s2', 'mod1_gain', 'mod2_gain', 'mod2_shift')
+
 def fit_dfm(model:DFM,
             normal,                        # normal training images (N, 3, H, W) in [0, 1], or train-split records
             image_size:int|None=None,      # size records are loaded at (ignored for tensors)
@@ -388,7 +437,8 @@ def fit_dfm(model:DFM,
             train_memory:bool=True,        # stage 2 also trains the memory M
             beta:float=0.9, lambda_det:float=1., lambda_seg:float=1.,
             anchor:float=1.,               # weight of the normal-image anchor (0: the paper's losses only)
-            scale_guard:bool=True,         # scores / mean normal patch score inside eqs. 6-9
+            scale_guard:bool=True,         # scores / mean normal reference score inside eqs. 6-9
+            gain:str='unit',               # free gain: unit (Mod1/Mod2 projected to unit gain) | normal_mean (c = mean modulated normal score) | free
             seed:int=0, device='cpu',
             on_epoch=None,                 # on_epoch(model, epoch) -> dict, recorded as a curve (reported, never used)
             select_on=None,                # validation images from training data (or records; test records are refused)
@@ -396,6 +446,8 @@ def fit_dfm(model:DFM,
     "Two-stage iterated DFM training; with `select_on` the best validation epoch (0 = untrained) is kept. Returns the history."
     if schedule not in SCHEDULES: raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     if optimizer not in ('adam', 'sgd'): raise ValueError(f"optimizer must be adam or sgd, got {optimizer!r}")
+    if gain not in GAINS: raise ValueError(f"gain must be one of {GAINS}, got {gain!r}")
+    if gain == 'normal_mean' and not scale_guard: raise ValueError("gain='normal_mean' divides the scores by the normal batch's mean score: it needs scale_guard=True")
     if select_on is not None: refuse_test(select_on, 'epoch/checkpoint selection')
     if not torch.is_tensor(normal): refuse_test(normal, 'training'); normal = [r for r in normal if not r.label]
     normal = normal if torch.is_tensor(normal) else load_images(normal, image_size)[0]
@@ -413,33 +465,71 @@ def fit_dfm(model:DFM,
             rates[g] = float(v)
     make = (lambda p: torch.optim.SGD(p, momentum=0.9)) if optimizer == 'sgd' else (lambda p: torch.optim.Adam(p))
     opt1, opt2 = (make(g) if g else None for g in _params(model, fmn, train_memory, rates))
-    hist = dict(loss_unsup=[], loss_sup=[], loss_anchor=[], scale=[], curves=[], val=[]); best = (-math.inf, None, 0)
+    hist = dict(loss_unsup=[], loss_sup=[], loss_anchor=[], scale=[], curves=[], val=[], **{k: [] for k in EPOCH_KEYS}); best = (-math.inf, None, 0)
 
-    def anchored(x, S):
-        "The anchor on normal images x with trained patch scores S (frozen scores from adapters off + the untrained FMN)."
-        if not anchor: return S.new_zeros(())
-        with torch.no_grad(), adapters_off(model.features): S0 = frozen(model.embed(x))[0]
-        a = anchor_loss(S, S0, c0); la.append(a.item()); return anchor * a
+    def frozen_S(x):
+        "Patch scores of the frozen initial model (adapters off, untrained FMN): the anchor's reference."
+        with torch.no_grad(), adapters_off(model.features): return frozen(model.embed(x))[0]
 
-    def unsup():
+    def norm(S, D, n):
+        "c from the first n (normal) images: mean plain NN distance (gain unit/free) or mean modulated score (normal_mean); 1 without the guard."
+        ref = S[:n] if gain == 'normal_mean' else D[:n]
+        return ref.mean().clamp_min(1e-6) if scale_guard else ref.new_ones(())
+
+    def batch1():
         x = augment_normal(normal[_sample(len(normal), batch_size, rng)].to(device), rng)
-        S, s, D = fmn(model.embed(x), raw=True)
-        sn, Sn = guarded(scale_guard, D, s, S); sc.append(D.mean().item())
-        return loss_unsup(sn, Sn, beta) + anchored(x, S)
+        return dict(x=x, n=len(x), S0=frozen_S(x) if anchor else None)
 
-    def sup(grad_features):
-        x = augment_normal(normal[_sample(len(normal), batch_size, rng)].to(device), rng)
-        if anomalous is None: xa, ma = cutpaste_batch(normal[rng.integers(len(normal), size=batch_size)], rng)
-        else: i = _sample(len(anomalous[0]), batch_size, rng); xa, ma = anomalous[0][i], anomalous[1][i]
-        with torch.set_grad_enabled(grad_features): P = model.embed(torch.cat([x, xa.to(device)]))
-        S, s, D = fmn(P, raw=True); n = len(x)
-        sn, sa, Sa = guarded(scale_guard, D[:n], s[:n], s[n:], S[n:])
-        return loss_sup(sa, sn, Sa, grid_masks(ma.to(device), fmn.grid), beta, lambda_det, lambda_seg) + anchored(x, S[:n])
+    def batch2(grad_features):
+        x = augment_normal(normal[_sample(len(normal), batch_size, rng)].to(device), rng); xa, ma = _anomalies(normal, anomalous, batch_size, rng)
+        b = dict(x=torch.cat([x, xa.to(device)]), n=len(x), M=grid_masks(ma.to(device), fmn.grid), S0=frozen_S(x) if anchor else None)
+        if not grad_features:                                   # stage 2 of the iterated schedule: adapters fixed, features computed once
+            with torch.no_grad(): b['P'] = model.embed(b['x'])
+        return b
 
-    def step(opts, loss, log):
+    def terms1(b, T=None):
+        "Stage 1 on a batch of normals: eq. 9 (image and pixel hinges), the anchor; targets T (this batch's, or fixed ones)."
+        S, s, D = fmn(model.embed(b['x']), raw=True); c = norm(S, D, b['n']); sn, Sn = s / c, S / c
+        T = T or dict(t_img=beta * sn.max().detach(), t_pix=beta * Sn.max().detach())
+        out = dict(eq9=loss_unsup(sn, Sn, beta, **T), eq9_image=F.relu(sn - T['t_img']).mean(), eq9_pixel=F.relu(Sn - T['t_pix']).mean(),
+                   anchor=anchor_loss(S, b['S0'], c0) if anchor else S.new_zeros(()), scale=D.mean())
+        return out, T, out['eq9']
+
+    def terms2(b, T=None):
+        "Stage 2 on normals + anomalies: eq. 6 (anomaly hinge, normal L1), eq. 7, eq. 8, the anchor, the in-batch patch AUROC."
+        S, s, D = fmn(b['P'] if 'P' in b else model.embed(b['x']), raw=True); n = b['n']; c = norm(S, D, n)
+        sn, sa, Sa = s[:n] / c, s[n:] / c, S[n:] / c
+        T = T or dict(t_det=beta * sa.max().detach(), mu=sn.mean().detach(), t_seg=beta * Sa.max().detach())
+        e6, e7 = loss_det(sa, sn, beta, T['t_det'], T['mu']), loss_seg(Sa, b['M'], beta, T['t_seg'])
+        out = dict(eq6=e6, eq6_anomaly=F.relu(T['t_det'] - sa).mean(), eq6_normal=(sn - T['mu']).abs().mean(), eq7=e7,
+                   eq8=lambda_det * e6 + lambda_seg * e7, anchor=anchor_loss(S[:n], b['S0'], c0) if anchor else S.new_zeros(()), S=S)
+        return out, T, out['eq8']
+
+    def step(opts, parts, st, acc):
+        "One step on the paper's terms + anchor of each (terms, batch) part; logs the pre-step terms and the same batch's loss after the step at the pre-step targets."
+        outs = [f(b) for f, b in parts]
+        loss = sum(paper + anchor * o['anchor'] for o, _, paper in outs)
         for o in opts: o.zero_grad()
-        loss.backward(); log.append(loss.item())
+        loss.backward()
         for o in opts: o.step()
+        if gain == 'unit': unit_gain_(fmn.mod1); unit_gain_(fmn.mod2)
+        with torch.no_grad(): after = sum(float(f(b, T)[2]) for (f, b), (_, T, _) in zip(parts, outs))
+        before = sum(float(paper.detach()) for _, _, paper in outs)
+        for o, _, _ in outs:
+            for k, v in o.items():
+                if k == 'S': acc['batch_auroc_s2'].append(patch_auroc(v[:parts[-1][1]['n']], v[parts[-1][1]['n']:], parts[-1][1]['M']))
+                elif k in ('anchor', 'scale'): acc[f'{k}_{st}' if k == 'anchor' else k].append(float(v.detach()))
+                else: acc[k].append(float(v.detach()))
+        acc[f'fixed_before_{st}'].append(before); acc[f'fixed_after_{st}'].append(after); acc[f'fell_{st}'].append(after < before)
+        acc[f'total_{st}'].append(float(loss.detach()))
+
+    px = augment_normal(normal[_sample(len(normal), batch_size, prng := np.random.default_rng(seed + 7919))].to(device), prng)
+    pa, pm = _anomalies(normal, anomalous, batch_size, prng); pa, pM = pa.to(device), grid_masks(pm.to(device), fmn.grid)
+    p0 = frozen_S(px).mean()
+    @torch.no_grad()
+    def probe():
+        "Scale-free statistic on a fixed probe batch (own generator): patch AUROC of the anomalies vs the normals; normal score / frozen."
+        Sn, Sa = model.scores(px)[0], model.scores(pa)[0]; return patch_auroc(Sn, Sa, pM), float(Sn.mean() / p0)
 
     def validate(e):
         nonlocal best
@@ -448,23 +538,31 @@ def fit_dfm(model:DFM,
         if v[select_metric] > best[0]:
             best = (v[select_metric], {k: t.detach().clone() for k, t in model.state_dict().items() if not k.startswith('features.body.')}, e)
 
-    model.eval(); validate(0); model.train()
+    model.eval(); validate(0); hist['probe_auroc_0'], _ = probe(); model.train()
     for e in range(1, epochs + 1):
-        sc, l1, l2, la = [], [], [], []
+        acc = {k: [] for k in (*EPOCH_KEYS, 'scale', 'fell_s1', 'fell_s2', 'total_s1', 'total_s2')}
         if schedule in ('iterative', 'adapters') and opt1:
-            for _ in range(steps): step([opt1], unsup(), l1)
+            for _ in range(steps): step([opt1], [(terms1, batch1())], 's1', acc)
+            acc['probe_auroc_s1'], acc['normal_gain_s1'] = map(lambda v: [v], probe())
         if schedule in ('iterative', 'fmn'):
-            for _ in range(steps): step([opt2], sup(False), l2)
+            for _ in range(steps): step([opt2], [(terms2, batch2(False))], 's2', acc)
         if schedule == 'joint':
-            for _ in range(steps): step([o for o in (opt1, opt2) if o], unsup() + sup(True), l1)
-        for k, v in (('loss_unsup', l1), ('loss_sup', l2), ('loss_anchor', la), ('scale', sc)): hist[k].append(float(np.mean(v)) if v else None)
+            for _ in range(steps): step([o for o in (opt1, opt2) if o], [(terms1, batch1()), (terms2, batch2(True))], 's2', acc)
+        if schedule != 'adapters': acc['probe_auroc_s2'], acc['normal_gain_s2'] = map(lambda v: [v], probe())
+        acc['mod1_gain'], acc['mod2_gain'], acc['mod2_shift'] = [modulate_gain(fmn.mod1)[0]], *map(lambda v: [v], modulate_gain(fmn.mod2))
+        mean = lambda v: float(np.mean(v)) if len(v) else None
+        for k in EPOCH_KEYS: hist[k].append(mean(acc[k]))
+        for st in ('s1', 's2'): hist[f'fixed_fell_{st}'][-1] = mean(acc[f'fell_{st}'])
+        hist['loss_unsup'].append(mean(acc['total_s1'] if schedule != 'joint' else acc['total_s2']))
+        hist['loss_sup'].append(mean(acc['total_s2']) if schedule != 'joint' else None)
+        hist['loss_anchor'].append(mean(acc['anchor_s1'] + acc['anchor_s2']) if anchor else None); hist['scale'].append(mean(acc['scale']))
         model.eval()
         if on_epoch: hist['curves'].append({'epoch': e, **on_epoch(model, e)})
         validate(e); model.train()
     rel = lambda: float((fmn.memory.detach() - M0).norm() / M0.norm()); last_change = rel()
     if best[1] is not None: model.load_state_dict({**model.state_dict(), **best[1]})
     model.eval()
-    return dict(**info, **hist, epochs=epochs, steps=steps, schedule=schedule, selected_epoch=best[2] if val is not None else epochs,
+    return dict(**info, **hist, epochs=epochs, steps=steps, schedule=schedule, gain=gain, selected_epoch=best[2] if val is not None else epochs,
                 lrs=rates, lr_rule=rule, memory_rel_change=rel(), memory_rel_change_last=last_change,
                 train_s=time.perf_counter() - t0)
 

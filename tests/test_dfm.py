@@ -122,3 +122,43 @@ def test_deepcopy_owns_its_adapters():
     with torch.no_grad(): m2.features.adapters['ablocks_4'].lin.weight.mul_(2)
     torch.testing.assert_close(m(x)['map'].detach(), y)
     assert not torch.allclose(m2(x)['map'].detach(), y)
+
+def test_border_defaults_are_the_authors_and_old_checkpoints_load_as_trained(fitted, tmp_path):
+    "pad='zeros' (the 3x3 mean counts the zero padding) and map_border='symmetric' by default; a checkpoint without them loads the old way."
+    assert (fitted.pad, fitted.map_border) == ('zeros', 'symmetric') and fitted.config['pad'] == 'zeros'
+    fitted.save(tmp_path/'d.pt'); ck = torch.load(tmp_path/'d.pt', weights_only=False)
+    for k in ('pad', 'map_border'): del ck['config'][k]
+    torch.save(ck, tmp_path/'old.pt'); old = DFM.load(tmp_path/'old.pt')
+    assert (old.pad, old.map_border) == ('exclude', 'reflect')
+    with pytest.raises(ValueError, match="pad must be one of"): DFM(weights='random', pad='reflect')
+    with pytest.raises(ValueError, match="map_border must be one of"): DFM(weights='random', map_border='zeros')
+
+def test_unit_gain_projection_keeps_shape_not_gain():
+    "Every modulate form: a random step projected back has unit gain and no shift; a pure gain on a diagonal layer is undone exactly."
+    g = torch.Generator().manual_seed(0); M = torch.randn(7, 5, generator=g)
+    for kind in MODULATE:
+        f = FMN(M, (3, 4), kind)
+        for layer in (f.mod1, f.mod2):
+            assert modulate_gain(layer) == pytest.approx((1., 0.))
+            with torch.no_grad():
+                for p in layer.parameters(): p.add_(torch.rand(p.shape, generator=g))
+            assert modulate_gain(unit_gain_(layer)) == pytest.approx((1., 0.), abs=1e-5)
+    d = Diagonal(6)
+    with torch.no_grad(): d.weight.mul_(1.56); d.bias.add_(.3)
+    unit_gain_(d); torch.testing.assert_close(d.weight.detach(), torch.ones(6)); torch.testing.assert_close(d.bias.detach(), torch.zeros(6))
+
+def test_patch_auroc_is_scale_free():
+    S_n, S_a, M_a = torch.tensor([[[1., 2.], [0., 1.]]]), torch.tensor([[[3., 0.], [1.5, 9.]]]), torch.tensor([[[1., 0.], [1., 0.]]])
+    assert patch_auroc(S_n, S_a, M_a) == pytest.approx((4 + 3) / 8)          # defect patches 3 and 1.5 against normals 1, 2, 0, 1 (9 is not in the mask)
+    assert patch_auroc(2 * S_n + 5, 2 * S_a + 5, M_a) == patch_auroc(S_n, S_a, M_a)
+    assert patch_auroc(S_n, S_a, torch.zeros_like(M_a)) != patch_auroc(S_n, S_a, torch.zeros_like(M_a))   # no defect patch: NaN
+
+def test_fit_logs_each_term_apart_and_refuses_a_bad_gain():
+    m, h = _run(0)
+    for k in EPOCH_KEYS: assert len(h[k]) == 2, k
+    assert h['fixed_before_s2'] == h['eq8'] and h['fixed_before_s1'] == h['eq9']
+    assert h['eq8'][0] == pytest.approx(h['eq6'][0] + h['eq7'][0]) and h['eq9'][0] == pytest.approx(h['eq9_image'][0] + h['eq9_pixel'][0], rel=1e-5)
+    assert h['loss_sup'][0] == pytest.approx(h['eq8'][0] + h['anchor_s2'][0], rel=1e-5)          # what was optimised = paper term + anchor
+    assert h['mod2_gain'] == [pytest.approx(1.)] * 2 and h['gain'] == 'unit'
+    with pytest.raises(ValueError, match="gain must be one of"): fit_dfm(m, _x(2, 32), gain='half')
+    with pytest.raises(ValueError, match="needs scale_guard=True"): fit_dfm(m, _x(2, 32), gain='normal_mean', scale_guard=False)

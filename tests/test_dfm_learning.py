@@ -1,6 +1,10 @@
-"DFM learns: on a tiny synthetic case the training objective falls and a validation metric from held-out training images does not get worse; the per-group rates follow the stated rule; the anchor; determinism."
+"""DFM learns what the paper's objective asks, on a tiny real case (offline EfficientNet-Lite0 ImageNet weights, the
+embedded grass texture): every step lowers the paper's loss on its own batch at its own targets (the fixed-target loss),
+and the scale-free statistic (patch AUROC of CutPaste vs normal patches on a fixed probe batch) rises; the free gain
+stays removed; the per-group rates follow the stated rule; the anchor; determinism."""
 import math, numpy as np, pytest, torch
-from adnb.dfm import DFM, FMN, fit_dfm, init_memory, group_lrs, relative_lr, anchor_loss, cutpaste_batch, validation_set, val_metrics
+from adnb.dfm import DFM, FMN, fit_dfm, init_memory, group_lrs, relative_lr, anchor_loss, cutpaste_batch, load_images
+from adnb.datasets import load_records, split
 
 torch.set_num_threads(1)
 
@@ -11,22 +15,39 @@ def stripes(n, seed):
                                           + r.normal(0, .03, (64, 64, 3))).clip(0, 1)).float().permute(2, 0, 1) for _ in range(n)])
 
 @pytest.fixture(scope='module')
+def grass(tmp_path_factory):
+    "The first 4 training normals of the embedded grass texture (generated offline on first use) at 64 px."
+    recs = sorted(split(load_records('embedded', 'grass', tmp_path_factory.mktemp('embedded')), 'train'), key=lambda r: r.image)
+    return load_images(recs[:4], 64)[0]
+
+@pytest.fixture(scope='module')
 def case():
-    "4 training normals, 4 fixed CutPaste anomalies of other normals (fixed, so each epoch's eq. 8 batch is the same), 6 held-out normals."
+    "4 training normals, 4 fixed CutPaste anomalies of other normals, 6 held-out normals (synthetic stripes)."
     return stripes(4, 0), cutpaste_batch(stripes(4, 2), np.random.default_rng(0)), stripes(6, 1)
 
-def test_dfm_learns_on_a_tiny_case(case):
-    """Real Lite0 weights, diagonal modulate layers, default rates (group_lrs, target 0.03) and anchor, 6 epochs x 3 steps
-    per stage (about 5 s). Validation: the 6 held-out normals + a Perlin copy of each (training images only)."""
-    X, A, V = case
-    torch.manual_seed(0); m = DFM(memory_size=64, modulate='diagonal')
-    h = fit_dfm(m, X, anomalous=A, epochs=6, steps=3, batch_size=4, seed=0, select_on=V)
-    assert h['loss_sup'][-1] < .7 * h['loss_sup'][0]                          # eq. 8 + anchor falls by more than 30 % (measured 0.64 -> 0.34)
-    v0, vs, vl = h['val'][0], h['val'][h['selected_epoch']], h['val'][-1]
-    assert [v['epoch'] for v in h['val']] == list(range(7))                    # epoch 0 = untrained, then every epoch
-    assert vl['val_image_auroc'] >= v0['val_image_auroc']                      # last epoch not worse than untrained (measured 0.75 -> 0.81)
-    assert vs['val_pixel_ap'] >= v0['val_pixel_ap'] and vs['val_image_auroc'] >= v0['val_image_auroc']   # the kept model neither
-    assert 0 < h['memory_rel_change_last'] < .2                                # the memory does move (measured 3 % of its norm)
+def _fit(X, **kw):
+    torch.manual_seed(0); m = DFM(memory_size=64, modulate='local3x3')
+    return m, fit_dfm(m, X, epochs=4, steps=3, batch_size=4, seed=0, **kw)
+
+def test_paper_objective_falls_at_fixed_targets_and_the_statistic_rises(grass):
+    """The paper's objective alone (anchor 0), the experiment's other defaults (local3x3, unit gain, per-group rates),
+    4 epochs x 3 steps per stage, ~7 s. Measured: every step lowered its batch's loss (12 of 12 per stage); probe
+    patch AUROC 0.481 untrained -> 0.519 after the last stage 2."""
+    m, h = _fit(grass, anchor=0.)
+    for st in ('s1', 's2'):
+        assert np.mean(h[f'fixed_fell_{st}']) >= .8                                   # (almost) every step lowers its own batch's loss
+        assert sum(h[f'fixed_after_{st}']) < sum(h[f'fixed_before_{st}'])              # and on average over the epochs
+    assert h['probe_auroc_s2'][-1] > h['probe_auroc_0'] + .02                         # the scale-free statistic rises
+    assert h['probe_auroc_s1'][-1] > h['probe_auroc_0'] and h['probe_auroc_s2'][-1] > h['probe_auroc_s2'][0]
+    assert h['mod2_gain'] == [pytest.approx(1.)] * 4 and h['mod2_shift'] == [pytest.approx(0., abs=1e-6)] * 4   # no free gain in Mod2
+    assert h['loss_anchor'] == [None] * 4 and h['anchor_s2'] == [0.] * 4              # nothing of our anchor in what was optimised
+
+@pytest.mark.slow   # ~5 s more
+def test_with_the_anchor_normal_scores_stay_put_and_the_statistic_still_rises(grass):
+    "Defaults with the anchor (weight 1): the statistic rises as without it (measured 0.481 -> 0.527) and normal scores stay within 10 % of the frozen model's."
+    m, h = _fit(grass)
+    assert h['probe_auroc_s2'][-1] > h['probe_auroc_0'] + .02
+    assert all(.9 <= g <= 1.1 for g in h['normal_gain_s2'])                            # measured 0.97-0.98
 
 def test_group_rates_follow_the_rule():
     "By hand: lr = target * out_scale / (fan_in * in_scale + 1) per layer, memory target * c / sqrt(D)."
@@ -63,4 +84,5 @@ def test_training_is_deterministic_for_a_seed(case):
         h = fit_dfm(m, X[..., :32, :32], epochs=2, steps=2, batch_size=2, seed=5, select_on=V[:2, :, :32, :32]); runs.append((h, m.state_dict()))
     (h1, s1), (h2, s2) = runs
     assert h1['loss_sup'] == h2['loss_sup'] and h1['loss_anchor'] == h2['loss_anchor'] and h1['val'] == h2['val']
+    assert h1['probe_auroc_s2'] == h2['probe_auroc_s2'] and h1['fixed_after_s2'] == h2['fixed_after_s2']
     assert all(torch.equal(s1[k], s2[k]) for k in s1)
