@@ -25,7 +25,7 @@ __all__ = ['SCALES', 'TEXTURE_PHOTOS', 'EMBEDDED_SOURCES', 'nearest_reference', 
            'level_loss', 'LeakError', 'check_pretrain_categories', 'check_selection_records', 'scale_mode',
            'ADPretrain', 'pretrain_items', 'load_view', 'synthesize', 'grid_labels', 'pool_textures', 'augment_view',
            'compute_stats', 'val_split', 'pretrain', 'AlignedReferences', 'ResidualFeatures', 'with_features',
-           'FeatureNorm', 'check_checkpoint_backbone']
+           'CachedFeatures', 'FeatureNorm', 'check_checkpoint_backbone']
 
 # %% ../nbs/17_adpretrain.ipynb #ffc464d2
 def nearest_reference(x:torch.Tensor,    # (N, C) query features
@@ -672,6 +672,30 @@ def with_features(detector:nn.Module, features:nn.Module)->nn.Module:
     if old is not None and dict(old.channels) != dict(features.channels):
         raise ValueError(f"feature channels differ: detector built for {dict(old.channels)}, new features give {dict(features.channels)}")
     detector.features = features; return detector
+
+# %% ../nbs/17_adpretrain.ipynb #a7e0d012
+class CachedFeatures(nn.Module):
+    "A features module that computes each distinct input image once (keyed by its bytes) and returns the stored maps afterwards."
+    def __init__(self, features:nn.Module):
+        super().__init__()
+        self.inner, self.cache, self.hits = features, {}, 0
+        self.channels, self.strides, self.layers = dict(features.channels), dict(features.strides), getattr(features, 'layers', None)
+
+    @property
+    def weights_id(self)->dict: return self.inner.weights_id
+
+    def train(self, mode:bool=True): return super().train(False)     # a frozen extractor: always in eval mode
+
+    @torch.no_grad()
+    def forward(self, x:torch.Tensor)->Features:
+        import hashlib
+        keys = [hashlib.blake2b(xi.detach().cpu().numpy().tobytes(), digest_size=16).digest() + str(tuple(xi.shape)).encode() for xi in x]
+        miss = list(dict.fromkeys(i for i, k in enumerate(keys) if k not in self.cache))
+        if miss:
+            out = self.inner(x[miss])
+            for j, i in enumerate(miss): self.cache[keys[i]] = {l: f[j:j+1].clone() for l, f in out.items()}
+        self.hits += len(keys) - len(miss)
+        return Features({l: torch.cat([self.cache[k][l] for k in keys]) for l in self.channels}, strides=dict(self.strides))
 
 # %% ../nbs/17_adpretrain.ipynb #c1fb5fcd
 _NORMS = {'l2': lambda e: torch.linalg.vector_norm(e, dim=1), 'pseudo_huber': lambda e: pseudo_huber(e.movedim(1, -1)),

@@ -18,7 +18,7 @@ def loco_pool(category:str)->list[str]:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--category', default='bottle'); ap.add_argument('--data', default='../shared/data')
-    ap.add_argument('--steps', type=int, default=6); ap.add_argument('--pool_cap', type=int, default=128); ap.add_argument('--n_ref', type=int, default=256); ap.add_argument('--batch', type=int, default=16)
+    ap.add_argument('--steps', type=int, default=6); ap.add_argument('--pool_cap', type=int, default=128); ap.add_argument('--parts', default='pretrain,eval'); ap.add_argument('--n_ref', type=int, default=256); ap.add_argument('--batch', type=int, default=16)
     ap.add_argument('--out', default='reports/records/adpretrain_loco_steps_cpu.json'); a = ap.parse_args()
     from adnb.adpretrain import (ADPretrain, _Data, _batch, _step_loss, _Val, compute_stats, pretrain_items, val_split, pool_textures,
                                  ResidualFeatures, FeatureNorm, with_features)
@@ -34,6 +34,7 @@ def main():
                 + pick(sorted((r for r in rs if r.label == 1 and r.masks), key=lambda r: r.image)))
     rss = lambda: int(open('/proc/self/status').read().split('VmRSS:')[1].split()[0]) // 1024
     recs = [r for e in pool for ds, sub, c in [e.split(':')] for r in capped(load_records(ds, c, str(root/sub)))]
+    prev = json.loads(Path(a.out).read_text()) if Path(a.out).exists() else {}
     out = dict(command='OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH=$PWD python benchmarks/adpretrain_loco_steps.py ' + ' '.join(sys.argv[1:]),
                date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), load_average_at_start=os.getloadavg(), threads=1,
                note=('A budget probe, not a speed claim: 2 CPU cores shared by ~10 processes (load average at start above; not under the timing '
@@ -43,7 +44,8 @@ def main():
     train, held = val_split(recs, 0.2, 0); items = pretrain_items(train)
     vitems = [dict(rec=r, kind='normal') for r in held] + [dict(rec=r, kind=('cutpaste', 'perlin')[i % 2]) for i, r in enumerate(held)]
     out.update(n_items=len(items), n_val=len(vitems), n_pool_images=len({it['rec'].image for it in items + vitems}))
-    for arm, variant, lr in (('pretrained-paper', 'paper', 1e-4), ('pretrained-ours', 'code', 3e-3)):
+    if 'pretrain' not in a.parts: out['arms'] = prev.get('arms', {}); out['command_pretrain_part'] = prev.get('command')
+    for arm, variant, lr in (('pretrained-paper', 'paper', 1e-4), ('pretrained-ours', 'code', 3e-3)) if 'pretrain' in a.parts else ():
         m = ADPretrain(n_ref=a.n_ref, seed=0); rng = np.random.default_rng(0); gen = torch.Generator().manual_seed(0); torch.manual_seed(0)
         t = time.perf_counter()
         data = _Data(m, items, 256, 224, 'cpu', a.batch, extra=vitems); _, data.textures = pool_textures([c for *_, c in (e.split(':') for e in pool)], 224)
@@ -63,6 +65,8 @@ def main():
                                 category_scales={c: {l: float(v) for l, v in s.items()} for c, s in per.items()})
         print(arm, json.dumps({k: v for k, v in out['arms'][arm].items() if k != 'category_scales'}), flush=True)
         del data, val
+    Path(a.out).write_text(json.dumps(out, indent=1))
+    if 'eval' not in a.parts: return
     recs = load_records('mvtec_ad', a.category, str(root/'mvtec_ad_256')); tr, te = split(recs, 'train'), split(recs, 'test')
     imgs = lambda rs: torch.stack([ADDataset(rs, 256, 224)[i]['image'] for i in range(len(rs))])
     refs = split(kshot(recs, 8, 0), 'train'); m = ADPretrain(n_ref=a.n_ref, seed=0)
@@ -70,15 +74,15 @@ def main():
     t = time.perf_counter(); rf = ResidualFeatures(m, imgs(refs), scale_images=imgs(others[:64])); scale_s = time.perf_counter() - t
     for name, feats in (('original', m.features), ('residual', ResidualFeatures(m, imgs(refs), project=False, scale_images=imgs(others[:64]))), ('residual+random-projector', rf)):
         for det in ('patchcore', 'padim', 'featurenorm'):
-            d = (with_features(PatchCore(coreset_ratio=0.1, num_neighbors=9, sigma=4.), feats) if det == 'patchcore' else
-                 with_features(PaDiM(d=100, sigma=4.), feats) if det == 'padim' else FeatureNorm(feats))
+            d = (with_features(PatchCore(layers=('blocks.2', 'blocks.4'), coreset_ratio=0.1, num_neighbors=9, sigma=4.), feats) if det == 'patchcore' else
+                 with_features(PaDiM(layers=('blocks.2', 'blocks.4'), d=100, sigma=4.), feats) if det == 'padim' else FeatureNorm(feats))
             t = time.perf_counter(); tl = make_loader(tr, 256, 224, batch_size=16)
             if det == 'patchcore': fit_patchcore(d, tl, 'cpu', progress=False)
             elif det == 'padim': fit_padim(d, tl, 'cpu')
             fit_s = time.perf_counter() - t; t = time.perf_counter()
             score_split(d, te, 256, crop=224, batch_size=16, device='cpu', progress=False)          # scores only: no metric is computed
             out['eval'][f'{det}/{name}'] = dict(fit_s=fit_s, score_s=time.perf_counter() - t, n_train=len(tr), n_test=len(te))
-            print(det, name, json.dumps(out['eval'][f'{det}/{name}']), flush=True)
+            print(det, name, json.dumps(out['eval'][f'{det}/{name}']), flush=True); Path(a.out).write_text(json.dumps(out, indent=1))
     out['eval']['category_scale_s'] = scale_s
     Path(a.out).write_text(json.dumps(out, indent=1))
 
