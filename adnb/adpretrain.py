@@ -740,12 +740,11 @@ def check_checkpoint_backbone(path,              # an ADPretrain checkpoint
                               backbone:str, layers, weights='auto', img_size:int|None=None)->dict:
     "Refuse (ValueError naming the file) a checkpoint pretrained on other backbone weights or layers than the run asks for; returns its config."
     _, config, wid = load_checkpoint(path)
-    want = FeatureExtractor(backbone, layers, weights, img_size).weights_id
     why = (f"its layers are {config.get('layers')}, the run asks for {list(layers)}" if [str(l) for l in config.get('layers', [])] != [str(l) for l in layers]
            else None)
     if why is None:
-        try: check_weights_id(wid, want, path)
-        except BackboneError as e: why = str(e).split(': its scores')[0]
+        try: check_weights_id(wid, FeatureExtractor(backbone, layers, weights, img_size).weights_id, path)
+        except BackboneError as e: why = str(e).split(': its scores')[0].replace(f'checkpoint {path} was fitted with', 'it was pretrained with')
     if why: raise ValueError(f"pretrained checkpoint {path}: {why}. The 'original' rows would run on other weights than the residual rows; "
                              f"pass its backbone, layers and weights (weights={weights_arg(wid)!r}) or pretrain again")
     return config

@@ -50,8 +50,8 @@ def main():
         c = cost.setdefault(' + '.join(arms), dict(runs=0, run_s=[], pretrain_s=[], eval_s={}))
         c['runs'] += 1; c['run_s'].append(run.get('seconds'))
         if r['pretrain'].get('steps'): c['pretrain_s'].append(r['pretrain']['pretrain_s'])
-        for x in r['results']:
-            c['eval_s'].setdefault(x['features'], []).append(x['eval_s'])
+        for f in arms:                                   # seconds of fitting + scoring every detector on this feature set, per run
+            c['eval_s'].setdefault(f, []).append(sum(x['eval_s'] for x in r['results'] if x['features'] == f))
         if r['pretrain'].get('steps'):
             H = r['pretrain']['history']
             pre.append(dict(category=P['category'], seed=P['seed'], pretrain_seed=P['pretrain_seed'], features=P['pretrained_label'], variant=r['pretrain']['variant'],
