@@ -8,7 +8,7 @@ Docs: https://adnb-dev.github.io/adnb/adpretrain.html.md"""
 
 # %% ../nbs/17_adpretrain.ipynb #b1b3bc0b
 from __future__ import annotations
-import math, time
+import functools, math, time
 import numpy as np
 import torch
 from torch import nn
@@ -20,10 +20,12 @@ from .datasets import Record, read_image, read_mask, transform, mask_in_view, cu
 from .metrics import gaussian_blur
 
 # %% auto #0
-__all__ = ['nearest_reference', 'residual', 'head_count', 'SEGate', 'Projector', 'projector_cost', 'angle_loss', 'pseudo_huber',
-           'code_norm', 'norm_loss_per_feature', 'norm_loss', 'level_loss', 'LeakError', 'check_pretrain_categories',
-           'check_selection_records', 'ADPretrain', 'pretrain_items', 'load_view', 'synthesize', 'grid_labels',
-           'augment_view', 'compute_stats', 'val_split', 'pretrain', 'ResidualFeatures', 'with_features', 'FeatureNorm']
+__all__ = ['SCALES', 'TEXTURE_PHOTOS', 'EMBEDDED_SOURCES', 'nearest_reference', 'residual', 'head_count', 'SEGate', 'Projector',
+           'projector_cost', 'angle_loss', 'pseudo_huber', 'code_norm', 'norm_loss_per_feature', 'norm_loss',
+           'level_loss', 'LeakError', 'check_pretrain_categories', 'check_selection_records', 'scale_mode',
+           'ADPretrain', 'pretrain_items', 'load_view', 'synthesize', 'grid_labels', 'pool_textures', 'augment_view',
+           'compute_stats', 'val_split', 'pretrain', 'AlignedReferences', 'ResidualFeatures', 'with_features',
+           'CachedFeatures', 'FeatureNorm', 'check_checkpoint_backbone']
 
 # %% ../nbs/17_adpretrain.ipynb #ffc464d2
 def nearest_reference(x:torch.Tensor,    # (N, C) query features
@@ -193,6 +195,15 @@ def check_selection_records(records:list)->list:
 # %% ../nbs/17_adpretrain.ipynb #7f33ad16
 def _key(layer)->str: return str(layer).replace('.', '_')
 
+SCALES = ('category', 'pool', 'none')
+
+def scale_mode(scale:str)->str:
+    "The residual scale rule, checked: 'category' | 'pool' | 'none' ('median', the earlier name of 'pool', reads as 'pool')."
+    s = 'pool' if scale == 'median' else scale
+    if s not in SCALES: raise ValueError(f"scale must be 'category' (each category by its own normals), 'pool' (one median of the "
+                                         f"pretraining pool) or 'none', got {scale!r}")
+    return s
+
 class ADPretrain(nn.Module):
     "Frozen backbone + per-level learnable key/value-attention projectors over (scaled) residual features."
     def __init__(self, backbone:str='efficientnet_lite0', layers=('blocks.2', 'blocks.4'), weights='auto',
@@ -217,18 +228,23 @@ class ADPretrain(nn.Module):
     def center(self, l)->torch.Tensor: return getattr(self, f'center_{_key(l)}')
     def scale(self, l)->torch.Tensor: return getattr(self, f'scale_{_key(l)}')
 
+    @property
+    def scale_mode(self)->str:
+        "How residuals are scaled: 'category' (each category by its own normals; a model never pretrained), 'pool' or 'none'."
+        return scale_mode(self.meta.get('scale', 'category'))
+
     @torch.no_grad()
     def reference_features(self, refs:torch.Tensor)->dict:
         "Backbone features of K reference images (K, 3, H, W), per level."
         return dict(self.features(refs))
 
-    def level_residual(self, l, f:torch.Tensor, ref:torch.Tensor)->torch.Tensor:
-        "Scaled residual of one level: (f − f*) / s_l."
-        return residual(f, ref, self.metric) / self.scale(l)
+    def level_residual(self, l, f:torch.Tensor, ref:torch.Tensor, scale=None)->torch.Tensor:
+        "Scaled residual of one level: (f − f*) / s_l (`scale`: this call's s_l, else the stored buffer)."
+        return residual(f, ref, self.metric) / (self.scale(l) if scale is None else scale)
 
-    def residuals(self, feats:dict, ref_feats:dict)->dict:
-        "Scaled residual maps per level (B, C, h, w)."
-        return {l: self.level_residual(l, feats[l], ref_feats[l]) for l in self.levels}
+    def residuals(self, feats:dict, ref_feats:dict, scales:dict|None=None)->dict:
+        "Scaled residual maps per level (B, C, h, w); `scales`: s_l per level (else the stored buffers)."
+        return {l: self.level_residual(l, feats[l], ref_feats[l], None if scales is None else scales[l]) for l in self.levels}
 
     def project(self, res:dict)->dict:
         "Projector outputs per level, same shapes as the residual maps."
@@ -238,10 +254,10 @@ class ADPretrain(nn.Module):
             out[l] = self.projectors[_key(l)](r.flatten(2).transpose(1, 2)).transpose(1, 2).reshape(B, C, h, w)
         return out
 
-    def embed(self, x:torch.Tensor, ref_feats:dict, project:bool=True)->dict:
+    def embed(self, x:torch.Tensor, ref_feats:dict, project:bool=True, scales:dict|None=None)->dict:
         "Projected (or, `project=False`, the scaled raw) residual features of images x against the reference features."
         with torch.no_grad(): f = self.features(x)
-        r = self.residuals(f, ref_feats)
+        r = self.residuals(f, ref_feats, scales)
         return self.project(r) if project else r
 
 # %% ../nbs/17_adpretrain.ipynb #f59e8b27
@@ -272,6 +288,23 @@ def grid_labels(mask:torch.Tensor, grid:tuple, frac:float=32/196)->torch.Tensor:
     "Cell labels (h·w,): share of defect pixels in the cell above `frac`."
     return (F.interpolate(mask[None, None].float(), size=grid, mode='area')[0, 0] > frac).flatten().long()
 
+# %% ../nbs/17_adpretrain.ipynb #a7e0d002
+TEXTURE_PHOTOS = ('brick', 'grass', 'gravel', 'rocket', 'coffee', 'chelsea', 'astronaut', 'immunohistochemistry')  # texture_images() order
+EMBEDDED_SOURCES = dict(brick=('brick',), grass=('grass',), gravel=('gravel',), puck=('gravel',))   # photos each embedded category is made of
+
+@functools.lru_cache(maxsize=4)
+def _photos(size:int)->tuple: return tuple(texture_images(size=size))    # loading and resizing the eight photos takes seconds
+
+def pool_textures(categories:list,  # the pool's categories (e.g. 'brick', 'embedded/puck', 'transistor')
+                  size:int=256)->tuple[list, list]:
+    "Names and images of the texture photos for the pool's Perlin anomalies: none is a normal photo of a pool category."
+    own = {s for c in categories for s in EMBEDDED_SOURCES.get(_cat(c), ())} | {_cat(c) for c in categories}
+    ims = _photos(size)
+    if len(ims) != len(TEXTURE_PHOTOS): raise RuntimeError(f"texture_images() gave {len(ims)} photos, expected {len(TEXTURE_PHOTOS)} ({TEXTURE_PHOTOS})")
+    keep = [i for i, n in enumerate(TEXTURE_PHOTOS) if n not in own]
+    if not keep: raise ValueError(f"every texture photo is a normal photo of the pool {sorted(categories)}: no texture left for Perlin anomalies")
+    return [TEXTURE_PHOTOS[i] for i in keep], [ims[i] for i in keep]
+
 # %% ../nbs/17_adpretrain.ipynb #b9b91a29
 _YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 
@@ -300,7 +333,7 @@ def _bf16(device)->bool: return str(device).startswith('cuda') and torch.cuda.is
 class _Data:
     "Cached views of the pretraining images and backbone features of the normal ones (the reference pool)."
     def __init__(self, model, items, size, crop, device, batch_size, extra=()):
-        self.size, self.crop, self.views = size, crop, {}
+        self.size, self.crop, self.views, self.scales = size, crop, {}, {}
         for it in list(items) + list(extra):
             if it['rec'].image not in self.views: self.views[it['rec'].image] = load_view(it['rec'], size, crop)
         self.pool = {}                                            # category -> (paths, {level: (n, C, h, w)})
@@ -311,24 +344,29 @@ class _Data:
             self.pool[c] = (paths, {l: torch.cat([f[l] for f in fs]) for l in model.levels})
 
     def refs(self, rec, k, rng)->dict:
-        "Features of k references of rec's category (with replacement), never rec itself."
+        "Features of k references of rec's category (with replacement), never rec itself; `_scale`: the category's s_l (if set)."
         paths, feats = self.pool[rec.category]
         ok = [i for i, p in enumerate(paths) if p != rec.image] or list(range(len(paths)))
         idx = torch.as_tensor(rng.choice(ok, k, replace=True))
-        return {l: f[idx] for l, f in feats.items()}
+        return {**{l: f[idx] for l, f in feats.items()}, **({'_scale': self.scales[rec.category]} if rec.category in self.scales else {})}
 
 @torch.no_grad()
-def compute_stats(model, data:_Data, k:int=8, seed:int=0, scale:str='median')->tuple[dict, dict]:
-    "Per level: scale (median norm of the normal residuals, `scale='median'`; 1 for 'none') and centre (mean of the scaled residuals)."
-    if scale not in ('median', 'none'): raise ValueError(f"scale must be 'median' (ours) or 'none', got {scale!r}")
-    rng = np.random.default_rng(seed); res = {l: [] for l in model.levels}
+def compute_stats(model, data:_Data, k:int=8, seed:int=0, scale:str='category')->tuple[dict, dict, dict]:
+    """Per level, from each pool normal against k references of its category: the pool scale (median residual norm of the
+    whole pool for 'pool', else 1), the per-category scales (each category's own median for 'category', else the pool scale)
+    and the centre c (mean of the scaled residuals over the pool)."""
+    scale = scale_mode(scale); rng = np.random.default_rng(seed); res = {}
     for c, (paths, feats) in data.pool.items():
+        res[c] = {l: [] for l in model.levels}
         for i, p in enumerate(paths):
             rf = data.refs(Record(p, c, 'train', 0), k, rng)
-            for l in model.levels: res[l].append(residual(feats[l][i:i+1], rf[l], model.metric).flatten(2)[0].T)
-    res = {l: torch.cat(v) for l, v in res.items()}
-    sc = {l: (r.norm(dim=1).median() if scale == 'median' else r.new_ones(())) for l, r in res.items()}
-    return sc, {l: (res[l] / sc[l]).mean(0) for l in model.levels}
+            for l in model.levels: res[c][l].append(residual(feats[l][i:i+1], rf[l], model.metric).flatten(2)[0].T)
+    res = {c: {l: torch.cat(v) for l, v in r.items()} for c, r in res.items()}
+    every = {l: torch.cat([r[l] for r in res.values()]) for l in model.levels}
+    pool = {l: every[l].norm(dim=1).median() if scale == 'pool' else every[l].new_ones(()) for l in model.levels}
+    per = {c: {l: (r[l].norm(dim=1).median() if scale == 'category' else pool[l]) for l in model.levels} for c, r in res.items()}
+    centre = {l: torch.cat([r[l] / per[c][l] for c, r in res.items()]).mean(0) for l in model.levels}
+    return pool, per, centre
 
 # %% ../nbs/17_adpretrain.ipynb #b7c34221
 def _batch(model, data, batch, rng, shots, device, label_frac):
@@ -344,10 +382,10 @@ def _batch(model, data, batch, rng, shots, device, label_frac):
     return x1.to(device), x2.to(device), ms, refs, k
 
 def _level_tokens(model, l, f1, f2, ms, refs, label_frac, project=True):
-    "Scaled residuals of both views of one level, projected (or not), as tokens (B·hw, C) each, and their labels."
-    B = len(f1[l])
-    r1 = torch.cat([model.level_residual(l, f1[l][b:b+1], refs[b][l]) for b in range(B)])
-    r2 = torch.cat([model.level_residual(l, f2[l][b:b+1], refs[b][l]) for b in range(B)])
+    "Scaled residuals of both views of one level (each item by its category's scale), projected (or not), as tokens (B·hw, C) each, and their labels."
+    B = len(f1[l]); s = lambda b: refs[b]['_scale'][l] if '_scale' in refs[b] else None
+    r1 = torch.cat([model.level_residual(l, f1[l][b:b+1], refs[b][l], s(b)) for b in range(B)])
+    r2 = torch.cat([model.level_residual(l, f2[l][b:b+1], refs[b][l], s(b)) for b in range(B)])
     r = torch.cat([r1, r2]); z = (model.project({l: r})[l] if project else r).flatten(2).transpose(1, 2)   # (2B, hw, C)
     C, grid = z.shape[2], tuple(f1[l].shape[-2:])
     m = torch.cat([grid_labels(mk, grid, label_frac) for mk in ms]).to(z.device)
@@ -421,7 +459,8 @@ def pretrain(model:ADPretrain,
              image_size=256, crop=224,
              tau:float=0.15, lam:float=1.,
              variant:str='paper',       # losses: 'paper' | 'code'
-             scale:str='median',        # 'median': residuals / median normal residual norm of the pool (ours) | 'none'
+             scale:str='category',      # residuals / median normal residual norm: 'category' (each its own; ours) | 'pool' | 'none'
+             textures='auto',           # Perlin sources: 'auto' (`pool_textures`: no photo of a pool category) | a folder of images
              val_frac:float=0.2,        # normal images held out per category for validation (0: none)
              max_anchors:int|None=None, # subsample anchor positions per level for the angle term (CPU memory)
              label_frac:float=32/196,
@@ -436,7 +475,7 @@ def pretrain(model:ADPretrain,
         check_selection_records(val_records)
         if eval_category is not None: check_pretrain_categories(sorted({r.category for r in val_records}), eval_category)
     if variant not in ('paper', 'code'): raise ValueError(f"variant must be 'paper' or 'code', got {variant!r}")
-    if scale not in ('median', 'none'): raise ValueError(f"scale must be 'median' (ours) or 'none', got {scale!r}")
+    scale = scale_mode(scale)
     train_recs, held = (records, []) if val_records else val_split(records, val_frac, seed)
     items = pretrain_items(train_recs, synthetic)
     vitems = ([dict(rec=r, kind='real' if r.label else 'normal') for r in val_records] if val_records else
@@ -445,9 +484,12 @@ def pretrain(model:ADPretrain,
     model.to(device); t0 = time.perf_counter()
     with torch.random.fork_rng(devices=[torch.cuda.current_device()] if str(device).startswith('cuda') else []):
         torch.manual_seed(seed); rng = np.random.default_rng(seed); gen = torch.Generator().manual_seed(seed)
-        data = _Data(model, items, image_size, crop, device, batch_size, extra=vitems); data.textures = texture_images(size=data.views[items[0]['rec'].image][0].shape[-1])
-        sc, ce = compute_stats(model, data, seed=seed, scale=scale)
+        data = _Data(model, items, image_size, crop, device, batch_size, extra=vitems)
+        S = data.views[items[0]['rec'].image][0].shape[-1]
+        tex_names, data.textures = pool_textures(cats, S) if textures == 'auto' else ([str(textures)], texture_images(textures, S))
+        sc, per, ce = compute_stats(model, data, seed=seed, scale=scale)
         for l in model.levels: model.scale(l).copy_(sc[l]); model.center(l).copy_(ce[l])
+        if scale == 'category': data.scales = per                 # each item's residual by its own category's scale
         val = _Val(model, data, vitems, shots, device, label_frac, seed) if vitems else None
         ev = lambda: val.evaluate(model, variant, tau, lam, max_anchors, seed) if val is not None else {}
         h0 = dict(epoch=0, loss=None, steps=0, s=time.perf_counter() - t0, **ev())
@@ -466,7 +508,7 @@ def pretrain(model:ADPretrain,
                 with torch.autocast('cuda', torch.bfloat16, enabled=_bf16(device)):
                     loss = _step_loss(model, x1, x2, ms, refs, variant, tau, lam, max_anchors, gen, label_frac)
                 if not torch.isfinite(loss): raise FloatingPointError(f"pretraining loss is {loss.item()} at step {steps + 1}: the features are "
-                                                                      "outside the loss's regime (scale='median' brings them there)")
+                                                                      "outside the loss's regime (scale='category' or 'pool' brings them there)")
                 opt.zero_grad(); loss.backward(); opt.step(); losses.append(loss.item()); steps += 1; n_img += len(batch)
                 if max_steps and steps >= max_steps: break
             sched.step()
@@ -477,37 +519,152 @@ def pretrain(model:ADPretrain,
             if max_steps and steps >= max_steps: break
         if keep == 'best_val' and best[1] is not None: model.projectors.load_state_dict(best[1])
     model.eval()
+    scales = {l: float(sc[l]) for l in model.levels}; cat_scales = {c: {l: float(v) for l, v in s.items()} for c, s in per.items()}
     model.meta.update(pretrain_categories=cats, epochs=len(hist) - 1, history=hist, variant=variant, keep=keep, n_items=len(items),
-                      synthetic=list(synthetic), shots=list(shots), seed=seed, scale=scale, scales={l: float(sc[l]) for l in model.levels},
-                      val_images=[r.image for r in held], lr=lr, weight_decay=weight_decay, milestones=list(milestones), steps=steps)
+                      synthetic=list(synthetic), textures=tex_names, shots=list(shots), seed=seed, scale=scale, scales=scales,
+                      category_scales=cat_scales, val_images=[r.image for r in held], lr=lr, weight_decay=weight_decay,
+                      milestones=list(milestones), steps=steps)
     return dict(history=hist, pretrain_s=time.perf_counter() - t0, steps=steps, images=n_img, n_items=len(items), categories=cats,
-                scales=model.meta['scales'], n_val=len(vitems))
+                scales=scales, category_scales=cat_scales, textures=tex_names, n_val=len(vitems))
+
+# %% ../nbs/17_adpretrain.ipynb #a7e0d005
+class AlignedReferences:
+    "App. C: for each image, the k normal images whose first-level features match it cell by cell (KL of codebook histograms)."
+    def __init__(self, backbone:str='efficientnet_lite0',
+                 layer:str='blocks.1',   # first-level features (paper: a light network's first stage; Lite0's stride-4 block)
+                 weights='auto', img_size:int|None=None,
+                 S:int=5,                # S × S grid
+                 n_clusters:int=5,       # N_c K-means centres per grid cell
+                 k:int=8,                # references per image
+                 seed:int=0):
+        self.extractor = FeatureExtractor(backbone, [layer], weights, img_size).eval()
+        self.layer, self.S, self.n_clusters, self.k, self.seed, self.n, self.device = layer, S, n_clusters, k, seed, 0, torch.device('cpu')
+
+    def to(self, device):
+        self.device = torch.device(device); self.extractor.to(self.device)
+        for a in ('centres', 'H', 'E', 'grid'):
+            if hasattr(self, a): setattr(self, a, getattr(self, a).to(self.device))
+        return self
+
+    @torch.no_grad()
+    def _feats(self, x:torch.Tensor, batch:int=16)->torch.Tensor:
+        "Unit-length first-level features (B, h, w, C)."
+        out = [dict(self.extractor(x[s:s+batch].to(self.device)))[self.layer] for s in range(0, len(x), batch)]
+        return F.normalize(torch.cat(out).float(), dim=1).permute(0, 2, 3, 1)
+
+    def _grid(self, h:int, w:int)->torch.Tensor:
+        "Grid cell u·S + v of every position, row-major (h·w,); cells differ by at most one row or column."
+        g = torch.empty(h, w, dtype=torch.long)
+        for a, rows in enumerate(torch.tensor_split(torch.arange(h), self.S)):
+            for b, cols in enumerate(torch.tensor_split(torch.arange(w), self.S)): g[rows[:, None], cols] = a * self.S + b
+        return g.flatten().to(self.device)
+
+    def histograms(self, f:torch.Tensor)->torch.Tensor:
+        "Per position: cosine distances to all S²·N_c centres, normalised to sum 1 (B, h·w, S²·N_c)."
+        d = (1 - f.flatten(1, 2) @ self.centres.T).clamp_min(0) + 1e-6
+        return d / d.sum(-1, keepdim=True)
+
+    @torch.no_grad()
+    def fit(self, normals:torch.Tensor)->AlignedReferences:
+        "Codebooks from all normal patch features of each grid cell (K-means), then the histograms of every normal image."
+        from scipy.cluster.vq import kmeans2
+        f = self._feats(normals); N, h, w, C = f.shape; self.grid = self._grid(h, w); flat = f.flatten(1, 2).cpu()
+        rng, cs = np.random.default_rng(self.seed), []
+        for g in range(self.S ** 2):
+            pts = flat[:, (self.grid == g).cpu()].reshape(-1, C).double().numpy()
+            c, _ = kmeans2(pts, min(self.n_clusters, len(pts)), minit='++', seed=rng)
+            cs.append(torch.from_numpy(c).float())
+        self.centres = F.normalize(torch.cat(cs), dim=1).to(self.device)
+        self.H = self.histograms(f)                               # N × h·w × S²N_c values (float32: KLs of aligned images are small)
+        self.E = (self.H * self.H.log()).sum(-1)                  # Σ_b h log h of each normal and position
+        self.n = N; return self
+
+    @torch.no_grad()
+    def distances(self, x:torch.Tensor, chunk:int=32)->torch.Tensor:
+        "D_align (eq. 9) from each image of x to each fitted normal (B, N): the cell-wise maximum of the position-wise KL(h_i ‖ h), averaged over cells."
+        if not self.n: raise ValueError("AlignedReferences is not fitted: call fit(normal_images) first")
+        lq, out = self.histograms(self._feats(x)).log(), []
+        for s in range(0, self.n, chunk):
+            kl = self.E[s:s+chunk][None] - torch.einsum('npk,bpk->bnp', self.H[s:s+chunk], lq)        # (B, n, h·w)
+            d = kl.new_full((*kl.shape[:2], self.S ** 2), -math.inf).scatter_reduce(2, self.grid.expand_as(kl), kl, 'amax')
+            out.append(d.mean(-1))
+        return torch.cat(out, 1)
+
+    def topk(self, x:torch.Tensor, k:int|None=None)->list:
+        "Indices of the k best-aligned normals of each image (a list of LongTensors); a normal identical to the image is never its reference."
+        D, k = self.distances(x), k or self.k
+        D = D.masked_fill(D <= 1e-3 * D.median(1, keepdim=True).values.clamp_min(1e-12), math.inf)   # the image itself (D ≈ 0)
+        return [d.topk(min(k, int(torch.isfinite(d).sum()) or 1), largest=False).indices for d in D]
 
 # %% ../nbs/17_adpretrain.ipynb #74223e7a
 class ResidualFeatures(nn.Module):
-    "Features-module drop-in: projected (or raw) residual maps of x against a fixed reference set."
-    def __init__(self, model:ADPretrain, refs:torch.Tensor, project:bool=True):
+    "Features-module drop-in: projected (or raw) residual maps of x against fixed references or each image's aligned references."
+    def __init__(self, model:ADPretrain,
+                 refs:torch.Tensor,         # (K, 3, H, W) the references; with `align`, the normals it was fitted on (the candidates)
+                 project:bool=True,
+                 scale_images:torch.Tensor|None=None,  # the category's own normal images for s_l ('category'); None: the references, leave-one-out
+                 align:AlignedReferences|None=None,    # per-image aligned references (App. C); None: the same references for every image
+                 scale:str|None=None):      # 'category' | 'pool' | 'none'; None: the model's rule (`scale_mode`)
         super().__init__()
-        self.model, self.project = model, project
+        self.model, self.project, self.align, self.scale_rule = model, project, align, scale_mode(scale or model.scale_mode)
         self.channels, self.strides, self.layers = dict(model.features.channels), dict(model.features.strides), model.features.layers
-        for l, f in model.reference_features(refs.to(next(model.buffers()).device)).items(): self.register_buffer(f'ref_{_key(l)}', f)
-        self.n_refs = len(refs); self.eval()
+        dev = next(model.buffers()).device
+        for l, f in model.reference_features(refs.to(dev)).items(): self.register_buffer(f'ref_{_key(l)}', f)
+        self.n_refs = len(refs)
+        if align is not None:
+            if align.n != len(refs): raise ValueError(f"align was fitted on {align.n} images but {len(refs)} references were given: pass the same normals")
+            self.register_buffer('align_centres', align.centres.clone())      # part of the weights identity
+        s = (self._category_scales(scale_images) if self.scale_rule == 'category' else
+             {l: model.scale(l).clone() if self.scale_rule == 'pool' else torch.ones(()) for l in model.levels})
+        for l in model.levels: self.register_buffer(f'rscale_{_key(l)}', s[l].reshape(()).to(dev))
+        self.eval()
 
     def ref_feats(self)->dict: return {l: getattr(self, f'ref_{_key(l)}') for l in self.model.levels}
+    def scales(self)->dict: return {l: getattr(self, f'rscale_{_key(l)}') for l in self.model.levels}
 
     def train(self, mode:bool=True): return super().train(False)     # frozen: projectors in eval mode
 
+    @torch.no_grad()
+    def _residuals(self, x:torch.Tensor, scales:dict)->dict:
+        "Scaled residual maps of x per level: against every reference, or against each image's aligned ones."
+        f, bank = self.model.features(x), self.ref_feats()
+        if self.align is None: return self.model.residuals(f, bank, scales)
+        idx = self.align.topk(x)
+        return {l: torch.cat([self.model.level_residual(l, f[l][b:b+1], bank[l][idx[b].to(bank[l].device)], scales[l]) for b in range(len(x))])
+                for l in self.model.levels}
+
+    @torch.no_grad()
+    def _category_scales(self, images:torch.Tensor|None, batch:int=16)->dict:
+        "Per level: the median norm of the category's own normal residuals (images that are a reference are skipped)."
+        one, norms = {l: torch.ones(()) for l in self.model.levels}, {l: [] for l in self.model.levels}
+        if images is None:                                        # each reference against the others
+            if self.n_refs < 2: raise ValueError("scale 'category' needs the category's normal images (scale_images) or at least 2 references")
+            bank = self.ref_feats()
+            for i in range(self.n_refs):
+                rest = [j for j in range(self.n_refs) if j != i]
+                for l in self.model.levels: norms[l].append(residual(bank[l][i:i+1], bank[l][rest], self.model.metric).norm(dim=1).flatten())
+        else:
+            dev = next(self.model.buffers()).device
+            for s in range(0, len(images), batch):
+                r = self._residuals(images[s:s+batch].to(dev), one)
+                for l in self.model.levels:
+                    nz = r[l].flatten(1).abs().amax(1) > 0              # a reference itself has residual 0 everywhere
+                    norms[l].append(r[l][nz].norm(dim=1).flatten())
+        out = {l: torch.cat(v) for l, v in norms.items()}
+        if any(len(v) == 0 for v in out.values()): raise ValueError("scale 'category': every scale image is one of the references; give other normal images")
+        return {l: v.median() for l, v in out.items()}
+
     @property
     def weights_id(self)->dict:
-        "Backbone identity with the sha256 of backbone + projectors + references (and the mode)."
+        "Backbone identity with the sha256 of backbone + projectors + references + scales (and the mode)."
         w = self.model.features.weights_id
         h = weights_sha256(self)[:32]
         return dict(w, weights=f"adpretrain:{'projected' if self.project else 'residual'}:{h[:12]}", sha256=h)
 
     @torch.no_grad()
     def forward(self, x:torch.Tensor)->Features:
-        out = self.model.embed(x, self.ref_feats(), self.project)
-        return Features(out, strides=dict(self.strides))
+        r = self._residuals(x, self.scales())
+        return Features(self.model.project(r) if self.project else r, strides=dict(self.strides))
 
 def with_features(detector:nn.Module, features:nn.Module)->nn.Module:
     "The detector (PatchCore, PaDiM, FeatureNorm) with its `features` module replaced; channels must match."
@@ -515,6 +672,30 @@ def with_features(detector:nn.Module, features:nn.Module)->nn.Module:
     if old is not None and dict(old.channels) != dict(features.channels):
         raise ValueError(f"feature channels differ: detector built for {dict(old.channels)}, new features give {dict(features.channels)}")
     detector.features = features; return detector
+
+# %% ../nbs/17_adpretrain.ipynb #a7e0d012
+class CachedFeatures(nn.Module):
+    "A features module that computes each distinct input image once (keyed by its bytes) and returns the stored maps afterwards."
+    def __init__(self, features:nn.Module):
+        super().__init__()
+        self.inner, self.cache, self.hits = features, {}, 0
+        self.channels, self.strides, self.layers = dict(features.channels), dict(features.strides), getattr(features, 'layers', None)
+
+    @property
+    def weights_id(self)->dict: return self.inner.weights_id
+
+    def train(self, mode:bool=True): return super().train(False)     # a frozen extractor: always in eval mode
+
+    @torch.no_grad()
+    def forward(self, x:torch.Tensor)->Features:
+        import hashlib
+        keys = [hashlib.blake2b(xi.detach().cpu().numpy().tobytes(), digest_size=16).digest() + str(tuple(xi.shape)).encode() for xi in x]
+        miss = list(dict.fromkeys(i for i, k in enumerate(keys) if k not in self.cache))
+        if miss:
+            out = self.inner(x[miss])
+            for j, i in enumerate(miss): self.cache[keys[i]] = {l: f[j:j+1].clone() for l, f in out.items()}
+        self.hits += len(keys) - len(miss)
+        return Features({l: torch.cat([self.cache[k][l] for k in keys]) for l in self.channels}, strides=dict(self.strides))
 
 # %% ../nbs/17_adpretrain.ipynb #c1fb5fcd
 _NORMS = {'l2': lambda e: torch.linalg.vector_norm(e, dim=1), 'pseudo_huber': lambda e: pseudo_huber(e.movedim(1, -1)),
@@ -553,3 +734,17 @@ def _load(cls, path, weights=None, **kw)->ADPretrain:
     m.meta = meta; return m.eval()
 
 ADPretrain.save, ADPretrain.load = _save, _load
+
+# %% ../nbs/17_adpretrain.ipynb #a7e0d009
+def check_checkpoint_backbone(path,              # an ADPretrain checkpoint
+                              backbone:str, layers, weights='auto', img_size:int|None=None)->dict:
+    "Refuse (ValueError naming the file) a checkpoint pretrained on other backbone weights or layers than the run asks for; returns its config."
+    _, config, wid = load_checkpoint(path)
+    why = (f"its layers are {config.get('layers')}, the run asks for {list(layers)}" if [str(l) for l in config.get('layers', [])] != [str(l) for l in layers]
+           else None)
+    if why is None:
+        try: check_weights_id(wid, FeatureExtractor(backbone, layers, weights, img_size).weights_id, path)
+        except BackboneError as e: why = str(e).split(': its scores')[0].replace(f'checkpoint {path} was fitted with', 'it was pretrained with')
+    if why: raise ValueError(f"pretrained checkpoint {path}: {why}. The 'original' rows would run on other weights than the residual rows; "
+                             f"pass its backbone, layers and weights (weights={weights_arg(wid)!r}) or pretrain again")
+    return config

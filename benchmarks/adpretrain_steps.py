@@ -1,7 +1,7 @@
 "Seconds per ADPretrain pretraining step (Lite0 blocks.2+4, 256 -> crop 224, embedded brick/grass/gravel/puck) by N_r and batch size, one thread."
 import json, sys, time, numpy as np, torch
-from adnb.adpretrain import ADPretrain, _Data, _batch, _step_loss, compute_stats, pretrain_items, val_split, norm_loss, _level_tokens
-from adnb.datasets import make_embedded, load_records, texture_images
+from adnb.adpretrain import ADPretrain, _Data, _batch, _step_loss, compute_stats, pretrain_items, val_split, norm_loss, _level_tokens, pool_textures
+from adnb.datasets import make_embedded, load_records
 torch.set_num_threads(1)
 root = make_embedded()
 recs = [r for c in ('brick', 'grass', 'gravel', 'puck') for r in load_records('embedded', c, str(root))]
@@ -10,8 +10,8 @@ out = dict(command='OMP_NUM_THREADS=1 PYTHONPATH=$PWD python benchmarks/adpretra
 configs = [(int(a.split('x')[0]), int(a.split('x')[1])) for a in sys.argv[1:]] or [(2048, 32), (512, 32), (256, 32), (256, 16)]
 for n_ref, bs in configs:
     m = ADPretrain(n_ref=n_ref); rng = np.random.default_rng(0); gen = torch.Generator().manual_seed(0); torch.manual_seed(0)
-    data = _Data(m, items, 256, 224, 'cpu', 32); data.textures = texture_images(size=224)
-    sc, ce = compute_stats(m, data, seed=0)
+    data = _Data(m, items, 256, 224, 'cpu', 32); _, data.textures = pool_textures(['brick', 'grass', 'gravel', 'puck'], 224)
+    sc, _, ce = compute_stats(m, data, seed=0, scale='pool')     # the recorded run's rule: one median of the pool
     for l in m.levels: m.scale(l).copy_(sc[l]); m.center(l).copy_(ce[l])
     opt = torch.optim.Adam(m.projectors.parameters(), 1e-4); ts = []
     for step in range(4):

@@ -5,7 +5,8 @@ import pytest
 import torch
 from adnb.adpretrain import (nearest_reference, residual, head_count, Projector, projector_cost, angle_loss, norm_loss, level_loss,
                              pseudo_huber, code_norm, norm_loss_per_feature, check_pretrain_categories, check_selection_records, LeakError, ADPretrain, pretrain,
-                             ResidualFeatures, FeatureNorm, with_features, grid_labels, pretrain_items)
+                             ResidualFeatures, FeatureNorm, with_features, grid_labels, pretrain_items, pool_textures, TEXTURE_PHOTOS,
+                             scale_mode, AlignedReferences)
 from adnb.backbones import weights_sha256, BackboneError
 from adnb.datasets import Record, make_embedded, mvtec_records, split, kshot, ADDataset, make_loader
 from adnb.padim import PaDiM, fit_padim
@@ -86,6 +87,58 @@ def test_leak_and_selection_guards():
         check_pretrain_categories(['embedded/brick', 'mvtec_ad/Bottle'], 'bottle')
     with pytest.raises(LeakError, match='selecting epochs or checkpoints on test data is refused'):
         check_selection_records([Record('a.png', 'brick', 'train', 0), Record('b.png', 'brick', 'test', 1)])
+
+def test_leave_one_category_out_pool_refused_when_it_holds_the_evaluation_category():
+    "The LOCO pool of bottle is the other real categories; the same pool evaluated on transistor (or with bottle added) is refused."
+    pool = ['mvtec_ad/transistor', 'mvtec_ad/toothbrush', 'magnetic_tile/tile', 'folder/screw']
+    assert check_pretrain_categories(pool, 'bottle') == pool
+    for ev, p in (('transistor', pool), ('bottle', pool + ['mvtec_ad/bottle'])):
+        with pytest.raises(LeakError, match=f"include the evaluation category \\['{ev}'\\]"): check_pretrain_categories(p, ev)
+
+def test_pool_textures_never_a_pool_photo():
+    "Embedded brick/grass/gravel are scikit-image's photos and puck lies on gravel: they are dropped from a pool of them; real categories keep all eight."
+    names, ims = pool_textures(['embedded/brick', 'puck'], size=16)
+    assert names == ['grass', 'rocket', 'coffee', 'chelsea', 'astronaut', 'immunohistochemistry'] and len(ims) == 6 and ims[0].shape == (16, 16, 3)
+    assert pool_textures(['bottle', 'transistor', 'toothbrush', 'tile', 'screw'], size=16)[0] == list(TEXTURE_PHOTOS)
+    assert pool_textures(['brick', 'grass', 'gravel', 'puck'], size=16)[0] == ['rocket', 'coffee', 'chelsea', 'astronaut', 'immunohistochemistry']
+
+def test_scale_rule_names():
+    assert [scale_mode(s) for s in ('category', 'pool', 'median', 'none')] == ['category', 'pool', 'pool', 'none']
+    with pytest.raises(ValueError, match="scale must be 'category'.*got 'mean'"): scale_mode('mean')
+
+def test_category_scale_from_the_evaluation_normals_by_hand():
+    "s_l = median residual norm of the category's own normals against its references; images that are a reference are skipped; without images, each reference against the others."
+    m = ADPretrain(weights='random', n_ref=8); ims = torch.rand(7, 3, 32, 32)
+    rf = ResidualFeatures(m, ims[:3], project=False, scale_images=ims)          # images 0-2 are the references: skipped
+    R = m.reference_features(ims)
+    for l in m.levels:
+        want = residual(R[l][3:], R[l][:3]).norm(dim=1).median()
+        assert torch.allclose(rf.scales()[l], want) and torch.allclose(rf(ims[3:5])[l], residual(R[l][3:5], R[l][:3]) / want, atol=1e-5)
+        loo = torch.cat([residual(R[l][i:i+1], R[l][[j for j in range(3) if j != i]]).norm(dim=1).flatten() for i in range(3)]).median()
+        assert torch.allclose(ResidualFeatures(m, ims[:3]).scales()[l], loo)
+    assert float(ResidualFeatures(m, ims[:3], scale='none').scales()['blocks.2']) == 1.
+    with pytest.raises(ValueError, match='every scale image is one of the references'): ResidualFeatures(m, ims[:3], scale_images=ims[:2])
+
+def test_old_pool_scaled_checkpoint_keeps_its_frozen_scale(tmp_path):
+    "A checkpoint whose meta says scale 'median' (the earlier name) is read as 'pool': downstream uses its stored buffers, not the category's."
+    m = ADPretrain(weights='random', n_ref=8); m.meta['scale'] = 'median'
+    for l, v in zip(m.levels, (3., 5.)): m.scale(l).fill_(v)
+    m.save(tmp_path/'old.pt'); m2 = ADPretrain.load(tmp_path/'old.pt')
+    assert m2.scale_mode == 'pool' and {l: float(v) for l, v in ResidualFeatures(m2, torch.rand(2, 3, 32, 32)).scales().items()} == {'blocks.2': 3., 'blocks.4': 5.}
+
+def test_aligned_references_by_hand():
+    "App. C with S = 1, N_c = 2: D_align is the largest position-wise KL(h_i || h) over the image; the image itself (D = 0) is never its own reference."
+    g = AlignedReferences(weights='random', S=1, n_clusters=2, k=2, seed=0)
+    ims = torch.rand(4, 3, 32, 32); g.fit(ims)
+    q = ims[:1] + 0.01 * torch.rand(1, 3, 32, 32)
+    H = g.H; hq = g.histograms(g._feats(q))[0]
+    want = (H * (H.log() - hq.log())).sum(-1).max(1).values                   # KL per position, max over the one cell
+    assert torch.allclose(g.distances(q)[0], want, rtol=1e-3, atol=1e-6)
+    assert g.topk(q)[0].tolist()[0] == 0                                       # the slightly changed image 0 aligns with image 0
+    assert 0 not in g.topk(ims[:1])[0].tolist() and len(g.topk(ims[:1], k=5)[0]) == 3   # itself excluded; only 3 others exist
+    fa = ResidualFeatures(ADPretrain(weights='random', n_ref=8), ims, project=False, align=g, scale='none')
+    assert fa(ims[:1])['blocks.2'].abs().amax() > 0                            # a training image never gets zero residuals
+    with pytest.raises(ValueError, match='align was fitted on 4 images but 2 references'): ResidualFeatures(fa.model, ims[:2], align=g)
 
 @pytest.fixture(scope='module')
 def emb(tmp_path_factory):
