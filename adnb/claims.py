@@ -16,7 +16,7 @@ from .results import (_missing, field, our_value, our_setting, our_dataset, data
 from .papers import parse_ours, _num, UNITS, RATES, paper_increment, paper_in_our_units, paper_categories
 
 # %% auto #0
-__all__ = ['CLAIM_COLUMNS', 'CLAIM_DEFAULTS', 'VERDICTS', 'LABELS', 'PAPER_SETTINGS', 'TEST_TEXT', 'AUROCS',
+__all__ = ['CLAIM_COLUMNS', 'CLAIM_DEFAULTS', 'VERDICTS', 'LABELS', 'PAPER_SETTINGS', 'TEST_TEXT', 'AUROCS', 'MAIN_LABELS',
            'CLAIM_RESULT_COLUMNS', 'ClaimsError', 'parse_paper_filter', 'load_claims', 'paper_rows', 'paper_gain',
            'n_test', 'pair_rows', 'bootstrap_ci', 'chance_band', 'rule_base_level', 'rule_below_resolution',
            'rule_paper_base', 'rule_cross_dataset', 'rule_evidence', 'decide', 'evaluate_claim', 'evaluate_claims',
@@ -93,7 +93,7 @@ PAPER_SETTINGS = {
             'FBFT runs only with EfficientNet-Lite0 at 256 px (our question, not the paper\'s setting)',
     'dfm': 'paper: CLIP ViT-B/16 (block 6) at 224 px, an RTX-3090; here: EfficientNet-Lite0 at 256 px on CPU',
     'costfilter': 'paper: DINO ViT-B/8 (layers 3/6/9/12) at 256 px, 40 epochs, U-Net width 48 (released code), an A100; here: '
-                  'EfficientNet-Lite0 (blocks 1/2/4/6) at 256 px, 10 epochs, width 8, CPU',
+                  'EfficientNet-Lite0 (blocks 1/2/4/6) at 256 px, 4 epochs (cost), width 8, CPU',
     'adpretrain': 'paper: five ViT backbones (DINOv2, CLIP, ImageBind) at 224 px, projector pretrained on Real-IAD; here: '
                   'EfficientNet-Lite0, projector pretrained leave-one-category-out on our real categories, CPU'}
 
@@ -272,8 +272,9 @@ def decide(groups:list, c:dict, paper_ratio:float|None=None)->tuple[str, dict]:
     if lo is None and est < t: return 'does not hold here', s
     return 'inconclusive here', s
 
-# %% ../nbs/44_claims.ipynb #0f201058
-CLAIM_RESULT_COLUMNS = ('claim_id', 'paper', 'claim', 'kind', 'label', 'table', 'metric', 'gain_kind', 'test', 'paper_gain', 'paper_detail',
+# %% ../nbs/44_claims.ipynb #a3d9531d
+MAIN_LABELS = ('paper claim', 'our question', 'cross-dataset')      # a claim's own line is its first one (`main`)
+CLAIM_RESULT_COLUMNS = ('claim_id', 'paper', 'claim', 'kind', 'label', 'main', 'table', 'metric', 'gain_kind', 'test', 'paper_gain', 'paper_detail',
                         'paper_gain_our_categories', 'data', 'our_dataset', 'our_categories', 'excluded', 'n_categories', 'n_seeds', 'n_test',
                         'base_value', 'method_value', 'our_gain', 'our_gain_sd', 'ci_low', 'ci_high', 'verdict', 'reason', 'caveats',
                         'differences', 'source', 'other_runs')
@@ -362,7 +363,7 @@ def evaluate_claim(c:dict, tables:pd.DataFrame, rows:list)->list[dict]:
     head = dict(claim_id=c['claim_id'], paper=c['paper'], claim=c['claim'], kind=c['kind'], table=c['table'], metric=c['metric'],
                 gain_kind=c['gain'], test=c['test'], paper_gain=pg['gain'], paper_detail=pg['detail'], caveats=c['notes'])
     qlabel = 'our question' if c['kind'] == 'ours' else 'paper claim'
-    if c['not_testable']: return [dict(head, label=qlabel, verdict='not testable here', reason=c['not_testable'])]
+    if c['not_testable']: return [dict(head, label=qlabel, main=True, verdict='not testable here', reason=c['not_testable'])]
     extra = _filters(c['ours_filter'])
     (M, why_m), (B, why_b) = (select(rows, {**parse_ours(c[k]), **extra}) for k in ('ours_method', 'ours_base'))
     M, B = ([r for r in X if r.get('category') != 'mean'] or X for X in (M, B))
@@ -405,10 +406,12 @@ def evaluate_claim(c:dict, tables:pd.DataFrame, rows:list)->list[dict]:
     if not out:
         why = (f'method rows: {why_m}' if not M else f'base rows: {why_b}' if not B else
                'no run of ours has both the method and the base' + (' in one file' if c['pairing'] == 'run' else ' on the same data'))
-        return [dict(head, label=qlabel, verdict='not testable here', reason=f"{why} ({c['missing_reason'] or 'no run'})")]
-    if not any(l['label'] in ('paper claim', 'our question', 'cross-dataset') for l in out) and Bo and not Bp:
-        out[0]['reason'] += f"; no run of ours has the paper's base ({c['base_rule']})"
-    return out
+        return [dict(head, label=qlabel, main=True, verdict='not testable here', reason=f"{why} ({c['missing_reason'] or 'no run'})")]
+    if not any(l['label'] in MAIN_LABELS for l in out):    # the claim's own line: why none of our lines can judge it
+        why = (f"no run of ours has the paper's base ({c['base_rule']}): " + (c['missing_reason'] or 'no run') if not any(pair_rows(c, M, Bp)) else
+               'no real-data run of ours (only the synthetic set)')
+        out.insert(0, dict(head, label=qlabel, verdict='not testable here', reason=why))
+    return [dict(l, main=i == 0) for i, l in enumerate(out)]
 
 def evaluate_claims(claims:pd.DataFrame, tables:pd.DataFrame, ours:pd.DataFrame)->pd.DataFrame:
     "Every claim evaluated on our rows (`adnb.results.collect`): the lines of each claim, real data first."
@@ -416,9 +419,9 @@ def evaluate_claims(claims:pd.DataFrame, tables:pd.DataFrame, ours:pd.DataFrame)
     lines = [l for c in claims.to_dict('records') for l in evaluate_claim(c, tables, rows)]
     return pd.DataFrame(lines, columns=list(CLAIM_RESULT_COLUMNS))
 
-def verdict_counts(res:pd.DataFrame, label:str='paper claim')->pd.DataFrame:
-    "Lines of one label (default: the paper claims on real data and the paper's base) per paper and verdict, with totals that add up."
-    r = res[res.label == label]
+def verdict_counts(res:pd.DataFrame, kind:str='paper')->pd.DataFrame:
+    "The claims of one kind (default: the papers' claims; one line each, its own) per paper and verdict, with totals that add up."
+    r = res[res.main.astype(bool) & (res.kind == kind)]
     if not len(r): return pd.DataFrame()
     t = r.pivot_table(index='paper', columns='verdict', values='claim_id', aggfunc='count', fill_value=0)
     t = t[[v for v in VERDICTS if v in t.columns]]

@@ -160,15 +160,15 @@ def table_section(lines:pd.DataFrame)->str:
     return (f"<details><summary>{escape(str(r.paper))} · {escape(str(r.table))}: {len(lines)} lines: {counts}</summary>"
             + comparison_view(lines) + '</details>')
 
-# %% ../nbs/41_report.ipynb #0dac9cf0
+# %% ../nbs/41_report.ipynb #330a3cbb
 VERDICT_COLOURS = {'holds here': '#dff0d8', 'does not hold here': '#f8d7da', 'inconclusive here': '#fcf3cf', 'not testable here': '#eeeeee'}
-CSS = CSS.replace('</style>', ''.join(f".adnb-rep td.k-{k.replace(' ', '-')}{{background:{c}}}" for k, c in VERDICT_COLOURS.items()) + '</style>')
+CSS = CSS.replace('</style>', 'div.adnb-rep table td.wide{min-width:12em}' + ''.join(f".adnb-rep td.k-{k.replace(' ', '-')}{{background:{c}}}" for k, c in VERDICT_COLOURS.items()) + '</style>')
 
 def _g(v, kind)->str:
     return '—' if _missing(v) or v is None else (f'x{v:.2f}' if kind == 'ratio' else f'{v:+.3f}')
 
-def claims_view(res:pd.DataFrame, rests:bool=True)->str:
-    "Claim lines as HTML, tinted by verdict: paper gain, base -> method, our gain ± sd [interval], what it rests on, verdict, reason, caveats, other runs."
+def claims_view(res:pd.DataFrame)->str:
+    "Claim lines as HTML, tinted by verdict: the claim, paper gain, base -> method, our gain ± sd [interval], what it rests on, verdict, reason, caveats and other runs."
     k = res.gain_kind.tolist()
     num = lambda v: '' if _missing(v) or v is None else _fmt(v)
     ours = [('' if _missing(g) or g is None else _g(g, kk) + (f' ± {s:.3f}' if not _missing(s) and s is not None else '')
@@ -176,27 +176,28 @@ def claims_view(res:pd.DataFrame, rests:bool=True)->str:
             for g, s, lo, hi, kk in zip(res.our_gain, res.our_gain_sd, res.ci_low, res.ci_high, k)]
     rest = [('' if _missing(n) or not n else f"{c} x {int(s)} seed{'s' if s != 1 else ''}" + (f'; test images (anomalous+normal): {t}' if t else ''))
             for c, n, s, t in zip(res.our_categories.fillna(''), res.n_categories.fillna(0), res.n_seeds.fillna(0), res.n_test.fillna(''))]
-    v = pd.DataFrame({'claim': res.claim, 'table · metric': res.table + ' · ' + res.metric,
+    lab = [f' [{l}]' if l not in ('paper claim', 'our question') else '' for l in res.label.fillna('')]
+    v = pd.DataFrame({'claim (table · metric)': [f'{c} ({t} · {m}){l}' for c, t, m, l in zip(res.claim, res.table, res.metric, lab)],
                       'paper gain': [_g(g, kk) + (f' ({d})' if d else '') for g, kk, d in zip(res.paper_gain, k, res.paper_detail.fillna(''))],
                       'base → method (ours)': [f'{num(b)} → {num(m)}' if num(b) else '—' for b, m in zip(res.base_value, res.method_value)],
                       'ours: gain ± sd [95 % interval]': ours, 'rests on': rest, 'verdict': res.verdict,
                       'reason': ['; '.join(filter(None, [r, f'left out: {e}' if e else ''])) for r, e in zip(res.reason.fillna(''), res.excluded.fillna(''))],
-                      'caveats': ['; '.join(filter(None, [a, b])) for a, b in zip(res.caveats.fillna(''), res.differences.fillna(''))],
-                      'other runs': res.other_runs.fillna('')})
-    if not rests: v = v.drop(columns=['rests on'])
-    return html_table(v, num=('paper gain', 'base → method (ours)', 'ours: gain ± sd [95 % interval]'), wide=('reason', 'rests on'),
-                      notes=('caveats', 'other runs'), colour='verdict')
+                      'caveats, other runs': ['; '.join(filter(None, [a, b, f'other runs of ours: {o}' if o else '']))
+                                              for a, b, o in zip(res.caveats.fillna(''), res.differences.fillna(''), res.other_runs.fillna(''))]})
+    return html_table(v, num=('paper gain', 'base → method (ours)', 'ours: gain ± sd [95 % interval]'), wide=('claim (table · metric)', 'reason', 'rests on'),
+                      notes=('caveats, other runs',), colour='verdict')
 
 def paper_claims(res:pd.DataFrame, paper:str)->str:
-    "One paper's claims: its setting (once), the paper claims on real data, then folded: other bases, other datasets, our questions, synthetic data."
+    "One paper's claims: its setting (once), each claim's own line, then folded: lines on another base, our questions, synthetic data."
     from html import escape
     r = res[res.paper == paper]
+    main, rest = r[r.main.astype(bool)], r[~r.main.astype(bool)]
     h = f"<p><i>{escape(PAPER_SETTINGS.get(paper, ''))}</i></p>" if paper in PAPER_SETTINGS else ''
-    main = r[r.label == 'paper claim']
-    h += claims_view(main) if len(main) else '<p>No paper claim line for this paper.</p>'
-    for lab, words in (('different setting', 'not the paper\'s base: refused'), ('cross-dataset', "the paper's gain is from another dataset's table: refused"),
-                       ('our question', 'our questions (not claims of the paper)'), ('synthetic data', 'synthetic data: pipeline checks, never evidence')):
-        x = r[r.label == lab]
+    mp = main[main.kind == 'paper']
+    h += claims_view(mp) if len(mp) else '<p>No claim of this paper in the claims file.</p>'
+    for x, words in ((rest[(rest.kind == 'paper') & (rest.label == 'different setting')], "not the paper's base: refused, our numbers shown"),
+                     (r[r.kind == 'ours'], 'our questions (not claims of the paper)'),
+                     (rest[(rest.kind == 'paper') & (rest.label == 'synthetic data')], 'synthetic data: pipeline checks, never evidence')):
         if len(x): h += f'<details><summary>{len(x)} line(s): {words}</summary>' + claims_view(x) + '</details>'
     return h
 

@@ -100,9 +100,9 @@ def test_rule_routed_continual_base_is_refused():
             rows += [row('dfm', cat, s, src, method='dfm', setting='continual', routing='agnostic', task=cat, image_auroc=b + .02),
                      row('dfm', cat, s, src, method='patchcore', setting='continual', base_protocol='task-routed', routing='oracle', task=cat, image_auroc=b + .03)]
     routed = evaluate_claim(c, PAPER, rows)
-    assert [(x['label'], x['verdict']) for x in routed] == [('different setting', 'not testable here')]
-    assert routed[0]['reason'].startswith('different setting: task-routed PatchCore (cannot forget)')
-    assert routed[0]['reason'].endswith("no run of ours has the paper's base (base_protocol=one-memory)")
+    assert [(x['label'], x['verdict']) for x in routed] == [('paper claim', 'not testable here'), ('different setting', 'not testable here')]
+    assert routed[0]['reason'].startswith("no run of ours has the paper's base (base_protocol=one-memory)")
+    assert routed[1]['reason'].startswith('different setting: task-routed PatchCore (cannot forget); ours: gain -0.010')
     forgets = [dict(r, base_protocol='one-memory', image_auroc=r['image_auroc'] - .10, source=r['source'].replace('continual', 'continual_one'))
                for r in rows if r['method'] == 'patchcore']
     dfm_one = [dict(r, source=r['source'].replace('continual', 'continual_one')) for r in rows if r['method'] == 'dfm']
@@ -129,7 +129,7 @@ def test_rule_three_templates_are_not_the_full_shot_base():
     assert l[0]['our_gain'] == pytest.approx(.04) and l[1]['our_gain'] == pytest.approx(.14)     # the 3-template base flatters the filter
     assert l[1]['reason'].startswith('different setting: 3 templates')
     only3 = evaluate_claim(c, p, [r for r in rows if r.get('config') != 'full-shot'])
-    assert [(x['label'], x['verdict']) for x in only3] == [('different setting', 'not testable here')]
+    assert [(x['label'], x['verdict']) for x in only3] == [('paper claim', 'not testable here'), ('different setting', 'not testable here')]
 
 def test_rule_cross_dataset_claim_is_refused():
     "ADPretrain's ablations (ExpID 2.7 vs 2.2) are printed for VisA; our leave-one-category-out rows are MVTec AD: cross-dataset"
@@ -158,13 +158,14 @@ def test_invented_comparison_is_our_question_not_a_paper_claim():
     l = evaluate_claim(c, PAPER, pair(['transistor', 'toothbrush', 'tile'], {'transistor': .8, 'toothbrush': .85, 'tile': .75}, .04))[0]
     assert (l['label'], l['verdict']) == ('our question', 'holds here')
     res = pd.DataFrame([l, evaluate_claim(claim(), PAPER, pair(['transistor'], .8, .04))[0]])
+    assert res.main.tolist() == [True, True]
     assert verdict_counts(res).loc['all papers', 'total'] == 1                   # only the paper claim is counted
 
 def test_synthetic_data_never_decides():
     rows = [dict(r, category=c2, params=dict(r['params'], dataset='embedded', data_root=''))
             for c2 in ('brick', 'puck', 'grass') for r in pair(['transistor'], .8, .05)]
     l = evaluate_claim(claim(), PAPER, rows)
-    assert [(x['label'], x['data'], x['verdict']) for x in l] == [('synthetic data', 'synthetic', 'not testable here')]
+    assert [(x['label'], x.get('data'), x['verdict']) for x in l] == [('paper claim', None, 'not testable here'), ('synthetic data', 'synthetic', 'not testable here')]
 
 def test_rule_thin_evidence_is_inconclusive():
     "fewer than 3 informative categories, or fewer than 3 seeds of a random method: inconclusive, saying why"

@@ -174,6 +174,7 @@ def test_claims_verdicts_hand_checked(tmp_path):
     assert got == [['pc-padim', 'paper claim', 'mvtec_ad', 'bottle (mvtec_ad)', 'inconclusive here'],
                    ['dfm-k1', 'paper claim', 'mvtec_ad', 'bottle (mvtec_ad)', 'inconclusive here'],
                    ['dfm-k1', 'synthetic data', 'embedded', 'brick, puck (embedded)', 'not testable here']]
+    assert res.main.tolist() == [True, True, False]                                 # one line of its own per claim
     assert res.paper_gain[0] == pytest.approx(0.991 - 0.95) and res.our_gain[0] == pytest.approx(0.06)
     assert (res.base_value[0], res.method_value[0]) == pytest.approx((0.93, 0.99))
     assert res.our_gain[1] == pytest.approx((0.10 + 0.06 + 0.10) / 3) and res.our_gain_sd[1] == pytest.approx(np.std([.10, .06, .10], ddof=1))
