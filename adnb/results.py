@@ -89,12 +89,13 @@ def stage_rows(rec:dict, source:str)->list[dict]:
         ms = (part or {}).get('forward_ms_per_image')
         return dict(category=cat, method=method, ms_per_image=ms, fps=1000 / ms if ms else None, n_train=d.get('n_train'),
                     n_test=d.get('n_test'), **{k: v for k, v in (metrics or {}).items() if isinstance(v, (int, float))}, **kw, **top)
-    rows = [one(rec.get('method', '?'), rec['infer'], rec.get('metrics'))]
+    rows = [one(rec.get('method', '?'), rec['infer'], rec.get('metrics'), **({'row': 'E'} if rec.get('method') == 'fapm' else {}))]
     inc = rec.get('costfilter_increment') or {}
     if inc.get('added_ms_per_image') is not None: rows[0].update(added_ms_per_image=inc['added_ms_per_image'], added_mb_per_image=inc.get('added_mb_per_image'))
     for key, base in (('patchcore_same_run', 'patchcore'), ('anomalydino_base_same_run', 'anomalydino')):
         if isinstance(rec.get(key), dict) and isinstance(rec[key].get('infer'), dict):
-            rows.append(one(base, rec[key]['infer'], rec[key].get('metrics'), timed_beside=rec.get('method')))
+            rows.append(one(base, rec[key]['infer'], rec[key].get('metrics'), timed_beside=rec.get('method'),
+                            **({'row': 'A'} if rec.get('method') == 'fapm' else {})))    # FAPM Table 2's row names
     return [{**r, 'row_index': i} for i, r in enumerate(rows)]
 
 # %% ../nbs/42_results.ipynb #67589b8c

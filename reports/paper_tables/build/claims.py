@@ -10,10 +10,11 @@ def add(**kw): C.append({**D, **kw})
 
 # ---------------- FAPM ----------------
 FA = dict(paper='fapm', table='FAPM Table 2', paper_filter='category=mean', missing_reason='the FAPM experiment writes rows A..E in one run',
-          notes='FPS of every row measured in the same run on the same machine (1 CPU thread, timed passes under the timing lock; the machine was shared)')
+          notes='FPS of every row measured in the same run on the same machine (1 CPU thread, timed passes under the timing lock; the machine was shared); '
+                'the stage timer\'s record (stages_fapm_*.json: rows E and A, one timer, medians) is read beside the runs')
 add(claim_id='fapm-fps', claim='FAPM (row E) runs faster than PatchCore-10 % (row A) at a comparable image AUROC (at most 0.01 lower)', metric='fps',
     gain='ratio', margin='1.1', paper_method='method=fapm;protocol~^row E', paper_base='method=patchcore;protocol~^row A',
-    ours_method='experiment=fapm;row=E', ours_base='experiment=fapm;row=A', co_metric='image_auroc', co_margin='-0.01', **FA)
+    ours_method='experiment=fapm|stages;row=E', ours_base='experiment=fapm|stages;row=A', co_metric='image_auroc', co_margin='-0.01', **FA)
 for r, words in (('B', 'patch-wise memory alone (row B)'), ('C', 'layer-wise memory alone (row C)'), ('D', 'patch-wise + layer-wise memory (row D)')):
     add(claim_id=f'fapm-memory-{r}', claim=f'FAPM\'s {words} speeds PatchCore-10 % (row A) up (FPS)', metric='fps', gain='ratio', margin='1.1',
         paper_method=f'method=fapm;protocol~^row {r}', paper_base='method=patchcore;protocol~^row A',
