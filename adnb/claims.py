@@ -179,11 +179,12 @@ def pair_rows(c:dict, M:list, B:list, metric:str|None=None, increment:bool=False
                 out.append(dict(unit=str(u), setting=_setting_key(mc[0]), dataset=our_dataset(mc[0]), data=data_kind(mc[0]), category=str(cat),
                                 seed=s, method=x, base=y, n_test=n_test(mc[0]), profile=field(mc[0], 'profile'),
                                 source='; '.join(sorted({r['source'] for r in mc + bc})), row=mc[0]))
-    seen, kept = set(), []
-    for p in out:                                   # one measurement per setting, category and seed (the first file wins)
+    seen, again = {}, set()
+    for p in out:          # one measurement per setting, category and seed in a group: a file measuring one again is a group of its own
         k = (p['setting'], p['category'], p['seed'])
-        if k not in seen: seen.add(k); kept.append(p)
-    return kept
+        if seen.setdefault(k, p['unit']) != p['unit']: again.add(p['unit'])
+    for p in out: p['group'] = f"{p['setting']}#{p['unit']}" if p['unit'] in again else p['setting']
+    return out
 
 # %% ../nbs/44_claims.ipynb #741c9f81
 TEST_TEXT = ('mean paired gain (method - base, or log ratio), seeds averaged within each category, categories weighted '
@@ -351,10 +352,11 @@ def _judge(c:dict, pairs:list, label:str, pg:dict, pre:str|None)->dict:
 def _pick(pairs:list, paper_res=None)->list:
     "The setting judged: not ci, most paired values, the paper's input size; the others as other runs."
     by = {}
-    for p in pairs: by.setdefault(p['setting'], []).append(p)
-    size = lambda s: str(json.loads(s).get('resolution') or '').split('->')[-1]
-    order = sorted(by, key=lambda s: (json.loads(s).get('profile') == 'ci', -len(by[s]), size(s) != str(paper_res or ''), s))
-    return [by[s] for s in order]
+    for p in pairs: by.setdefault(p['group'], []).append(p)
+    st = lambda g: json.loads(by[g][0]['setting'])
+    size = lambda g: str(st(g).get('resolution') or '').split('->')[-1]
+    order = sorted(by, key=lambda g: (st(g).get('profile') == 'ci', -len(by[g]), size(g) != str(paper_res or ''), g))
+    return [by[g] for g in order]
 
 def evaluate_claim(c:dict, tables:pd.DataFrame, rows:list)->list[dict]:
     "The result lines of one claim: the paper's gain, ours per kind of evidence (paper's base on real data first), the verdict and what it rests on."
