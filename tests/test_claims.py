@@ -287,4 +287,7 @@ def test_committed_records_never_decide_on_chance_or_synthetic_data():
     rnd = dict(zip(c.claim_id, c.random))
     assert (d.data == 'real').all() and d.label.isin(['paper claim', 'our question']).all()
     assert (d.n_categories >= 3).all() and (d.n_seeds[d.claim_id.map(rnd) == 'yes'] >= 3).all()
-    assert set(res.verdict) <= set(VERDICTS)
+    assert set(res.verdict) <= set(VERDICTS) and set(res.paper) == {'fapm', 'fbft', 'dfm', 'costfilter', 'adpretrain', 'patchcore'}
+    assert res.groupby('claim_id').main.sum().eq(1).all() and set(res.claim_id) == set(c.claim_id)     # one line of its own per claim
+    no_gain = set(res[res.main & res.paper_gain.isna()].claim_id)                     # every claim finds its gain in the transcribed table,
+    assert no_gain <= {'costfilter-table4'} | {i for i in c.claim_id if i.startswith('dfm-supervised')}, no_gain   # but a figure / an unreadable table

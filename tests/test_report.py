@@ -188,7 +188,7 @@ def test_claims_verdicts_hand_checked(tmp_path):
     assert r3[r3.claim_id == 'dfm-k1'][['verdict', 'reason']].values.tolist() == [
         ['not testable here', 'base rows: no row with method=patchcore among the 1 passing the earlier filters (the DFM few-shot run writes both)']]
 
-def test_records_like_for_like_and_claims():
+def test_records_like_for_like():
     "On the repository's own records and paper tables: no delta across datasets, means and single categories, increments and totals."
     runs, tables = collect(ROOT/'reports'/'records'), load_paper_tables(ROOT/'reports'/'paper_tables')
     m = match(tables, runs)
@@ -196,14 +196,8 @@ def test_records_like_for_like_and_claims():
     assert class_counts(m).loc['all papers', 'total'] == len(m) >= len(tables)
     cf = m[(m.table == 'CostFilter Table 6') & m.method.str.endswith('+costfilter')]
     assert cf.delta.isna().all()                                                      # the paper's increments never against our totals
-    claims = load_claims(ROOT/'reports'/'paper_tables'/'claims.csv')
-    res = evaluate_claims(claims, tables, runs)
-    assert set(res.paper) == {'fapm', 'fbft', 'dfm', 'costfilter', 'adpretrain', 'patchcore'} and set(res.verdict) <= set(VERDICTS)
-    no_gain = set(res[res.paper_gain.isna()].claim_id)                                # every claim finds its gain in the transcribed table,
-    assert no_gain <= {'costfilter-table4'} | {c for c in claims.claim_id if c.startswith('dfm-supervised')}, no_gain   # but a figure / an unreadable table
-    decisive = res[res.verdict.isin(['holds here', 'does not hold here'])]
-    assert (decisive.label.isin(['paper claim', 'our question']) & decisive.data.eq('real')).all()   # never on synthetic data or a refused line
-    assert (decisive.n_categories >= 3).all() and (decisive.n_seeds[decisive.claim_id.map(dict(zip(claims.claim_id, claims.random))) == 'yes'] >= 3).all()
+    nc = m[(m.table == 'ADPretrain Table 1') & m.method.str.split('+').str[0].isin(['cflow', 'glass', 'uniad'])]
+    assert len(nc) == 300 and (nc['class'] == 'no counterpart').all()                # never "no run": no run of ours can fill them
 
 def test_leaderboard_one_line_per_setting(tmp_path):
     b = leaderboard(collect(_seeds(_runs(tmp_path))))
