@@ -370,15 +370,19 @@ def evaluate_claim(c:dict, tables:pd.DataFrame, rows:list)->list[dict]:
     (M, why_m), (B, why_b) = (select(rows, {**parse_ours(c[k]), **extra}) for k in ('ours_method', 'ours_base'))
     M, B = ([r for r in X if r.get('category') != 'mean'] or X for X in (M, B))
     Bp, Bo = rule_paper_base(c, B)
+    f = _filters(c['base_rule'])                        # method rows that state the base's protocol too (DFM continual): same protocol only
+    keys = [k for k, v in f.items() if any(same_value(field(r, k), v) for r in M)]
+    Mp = [r for r in M if all(same_value(field(r, k), f[k]) for k in keys)]
+    Mo = [r for r in M if r not in Mp] if keys else M
     inc = c['test'] == 'bound' and any(our_value(r, c['metric'], increment=True)[0] is not None for r in M)
     pm = paper_rows(tables, f"table={c['table']};metric={c['metric']}", c['paper_filter'], c['paper_method'])
     pres = re.sub(r'.*->', '', str(pm.resolution.iloc[0])) if len(pm) else None
     out = []
-    for base_rows, other in ((Bp, False), (Bo, True)):
-        pairs = pair_rows(c, M, base_rows, increment=inc)
+    for Ms, base_rows, other in ((Mp, Bp, False), (Mo, Bo, True)):
+        pairs = pair_rows(c, Ms, base_rows, increment=inc)
         if inc:                                         # an overhead: base + the method's increment, against the base
             for p in pairs: p['method'] = p['base'] + p['method']
-        _attach_co(c, pairs, M, base_rows)
+        _attach_co(c, pairs, Ms, base_rows)
         for kind in ('real', 'synthetic'):
             ps = [p for p in pairs if p['data'] == kind]
             if not ps: continue
@@ -410,7 +414,7 @@ def evaluate_claim(c:dict, tables:pd.DataFrame, rows:list)->list[dict]:
                'no run of ours has both the method and the base' + (' in one file' if c['pairing'] == 'run' else ' on the same data'))
         return [dict(head, label=qlabel, main=True, verdict='not testable here', reason=f"{why} ({c['missing_reason'] or 'no run'})")]
     if not any(l['label'] in MAIN_LABELS for l in out):    # the claim's own line: why none of our lines can judge it
-        why = (f"no run of ours has the paper's base ({c['base_rule']}): " + (c['missing_reason'] or 'no run') if not any(pair_rows(c, M, Bp)) else
+        why = (f"no run of ours has the paper's base ({c['base_rule']}): " + (c['missing_reason'] or 'no run') if not any(pair_rows(c, Mp, Bp)) else
                'no real-data run of ours (only the synthetic set)')
         out.insert(0, dict(head, label=qlabel, verdict='not testable here', reason=why))
     return [dict(l, main=i == 0) for i, l in enumerate(out)]

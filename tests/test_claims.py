@@ -103,12 +103,13 @@ def test_rule_routed_continual_base_is_refused():
     assert [(x['label'], x['verdict']) for x in routed] == [('paper claim', 'not testable here'), ('different setting', 'not testable here')]
     assert routed[0]['reason'].startswith("no run of ours has the paper's base (base_protocol=one-memory)")
     assert routed[1]['reason'].startswith('different setting: task-routed PatchCore (cannot forget); ours: gain -0.010')
-    forgets = [dict(r, base_protocol='one-memory', image_auroc=r['image_auroc'] - .10, source=r['source'].replace('continual', 'continual_one'))
-               for r in rows if r['method'] == 'patchcore']
-    dfm_one = [dict(r, source=r['source'].replace('continual', 'continual_one')) for r in rows if r['method'] == 'dfm']
+    forgets = [dict(r, base_protocol='one-memory', image_auroc=r['image_auroc'] - .10) for r in rows if r['method'] == 'patchcore']
+    dfm_one = [dict(r, base_protocol='one-memory', image_auroc=r['image_auroc'] + .001) for r in rows if r['method'] == 'dfm']   # DFM in the same run
+    for r in rows: r.setdefault('base_protocol', 'task-routed')                                       # every row says its protocol
     both = evaluate_claim(c, PAPER, rows + forgets + dfm_one)
     assert [(x['label'], x['verdict']) for x in both] == [('paper claim', 'holds here'), ('different setting', 'not testable here')]
-    assert both[0]['our_gain'] == pytest.approx(.09) and both[0]['n_categories'] == 4      # the one-memory PatchCore forgets: 0.83-0.88
+    assert both[0]['our_gain'] == pytest.approx(.091) and both[0]['n_categories'] == 4     # the one-memory PatchCore forgets: 0.83-0.88
+    assert both[1]['our_gain'] == pytest.approx(-.01)                                    # DFM paired with the base of its own protocol
 
 def test_rule_three_templates_are_not_the_full_shot_base():
     "CostFilter: the paper's base (AnomalDF) is full-shot; our base on the filter's 3 templates is labelled 'different setting: 3 templates'"
