@@ -117,7 +117,7 @@ def test_known_numbers():
     assert find(table='CostFilter Table 8', method='anomalydino+costfilter', category='mean', metric='aupro_30')['value'] == '0.942'
     r = find(table='ADPretrain Table 1', method='patchcore+adpretrain', dataset='mvtec_ad', metric='image_auroc',
              backbone='dinov2_vitb14 (blocks 3,6,9,12)')
-    assert r['value'] == '0.99' and r['ours'] == 'experiment=adpretrain;detector=patchcore;features=pretrained'
+    assert r['value'] == '0.99' and r['ours'] == 'experiment=adpretrain;detector=patchcore;features=pretrained-paper|pretrained'
     assert find(table='ADPretrain Table 7', backbone='ImageBind (blocks 8,16,24,32)', metric='params_m')['value'] == '59'
 
 def test_inconsistencies_are_noted_not_fixed():
@@ -146,10 +146,9 @@ def test_means_that_differ_from_their_rows_are_noted():
     assert checked > 100 and flagged >= 10
 
 def test_loads_with_the_report_loader():
-    "the report (adnb.report) accepts every file"
-    report = pytest.importorskip('adnb.report')
-    if not hasattr(report, 'load_paper_tables'): pytest.skip('adnb.report has no load_paper_tables')
-    df = report.load_paper_tables(DIR)
+    "the report's loader (adnb.papers) accepts every file"
+    papers = pytest.importorskip('adnb.papers')
+    df = papers.load_paper_tables(DIR)
     assert len(df) == len(all_rows())
 
 def test_new_tables_known_numbers():
@@ -183,11 +182,19 @@ def test_issue20_protocol_fixes():
     assert len(d2) == 37 and not any('UCAD' in r['protocol'] for r in d2)
     d5 = [r for r in all_rows() if r['table'] == 'DFM Table 5']
     assert [r['protocol'].endswith('no adapters') for r in d5] == [True] * 4 + [False] * 6
-    report = pytest.importorskip('adnb.report')
+    report = pytest.importorskip('adnb.results')
     cf = [r for r in all_rows() if r['table'] in ('CostFilter Table 7', 'CostFilter Table 8') and r['method'] in ('simplenet', 'destseg')]
     assert len(cf) == 224 and {report.protocol_kind(r['protocol']) for r in cf} == {None}
     t10 = find(table='FBFT Table 10', resolution='224', metric='aupro_5')
     assert t10['value'] == '0.562' and '0.688' in t10['notes']
+
+def test_issue29_counterparts():
+    "CostFilter's AnomalDF is full-shot: its rows point at our full-shot base; ADPretrain's CFLOW, GLASS, UniAD have no counterpart here"
+    ad = [r for r in all_rows() if r['table'] in ('CostFilter Table 1', 'CostFilter Table 8') and r['method'] == 'anomalydino' and r['ours']]
+    assert ad and all('config=full-shot' in r['ours'] for r in ad)
+    assert not any('config=default' in r['ours'] for r in all_rows() if r['method'] == 'anomalydino')
+    t1 = [r for r in all_rows() if r['table'] == 'ADPretrain Table 1' and r['method'].split('+')[0] in ('cflow', 'glass', 'uniad')]
+    assert len(t1) == 300 and not any(r['ours'] for r in t1)
 
 @needs_papers
 def test_every_value_is_printed_in_its_paper():

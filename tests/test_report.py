@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from adnb.experiment import write_results
-from adnb.report import (TABLE_COLUMNS, CLAIM_COLUMNS, CDN, PaperTableError, ClaimsError, collect, load_paper_tables, load_claims, match,
-                         evaluate_claims, leaderboard, build_report, read_runs, save_runs, class_counts, paper_categories, paper_increment,
-                         sanitize_command)
+from adnb.results import collect, read_runs, save_runs, sanitize_command
+from adnb.papers import TABLE_COLUMNS, PaperTableError, load_paper_tables, match, class_counts, paper_categories, paper_increment
+from adnb.claims import CLAIM_COLUMNS, ClaimsError, VERDICTS, load_claims, evaluate_claims
+from adnb.report import CDN, leaderboard, build_report
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAD = ','.join(TABLE_COLUMNS)
@@ -58,6 +59,8 @@ def _runs(root:Path)->Path:
     (root/'records'/'speed.txt').write_text('not json')
     (root/'records'/'bench.json').write_text(json.dumps(dict(benchmark='aupro', seconds=[1, 2])))
     (root/'patchcore'/'r2').mkdir(); (root/'patchcore'/'r2'/'results.json').write_text('{"experiment": "patchcore", "resu')  # killed mid-write
+    (root/'patchcore'/'r3').mkdir(); (root/'patchcore'/'r3'/'results.json').write_text(p.read_text())                   # a failed batch run
+    (root/'patchcore'/'r3'/'run.json').write_text('{"status": "failed"}')
     return root
 
 def _seeds(root:Path)->Path:
@@ -80,6 +83,7 @@ def test_collect_rows_sources_duplicates_and_skips(tmp_path):
     assert df.also_in.tolist() == ['patchcore/r1/results.json'] * 2 + ['']        # the record and its run: one row, both places named
     assert df.params[2]['method'] == 'dfm' and df.profile.isna().all()
     assert pd.isna(df.pixel_auroc[1])                                               # absent stays absent, never 0
+    assert df.attrs['incomplete'] == [('patchcore/r3', "its run.json says status 'failed', not 'done'")]   # never read, said so
     sk = dict(df.attrs['skipped'])
     assert sk['records/bench.json'].startswith('not a results record') and sk['patchcore/r2/results.json'].startswith('not readable as JSON')
     back = read_runs(save_runs(df, tmp_path/'runs'))
@@ -161,33 +165,30 @@ def test_match_like_for_like_only(tmp_path):
     _no_unlike_delta(t6)
 
 def test_claims_verdicts_hand_checked(tmp_path):
-    "PatchCore over PaDiM on bottle: 0.99 - 0.93 = +0.06 >= 0.01 holds; DFM over PatchCore, three seeds: gains +.10 +.06 +.10 ->"
-    " mean +0.0867, sd 0.0231, margin max(0.01, 2 sd) = 0.0462 -> holds; on embedded both score 1.0 -> saturated, not testable"
+    "PatchCore over PaDiM on bottle: +0.06 on one category and one seed -> inconclusive (thin evidence, said why); DFM over PatchCore,"
+    " three seeds of bottle: gains +.10 +.06 +.10 -> mean +0.0867, sd 0.0231, still one category -> inconclusive; on the embedded set"
+    " both score 1.0 -> shown apart as synthetic data, not testable. The rules themselves are in test_claims.py."
     root = _seeds(_runs(tmp_path/'r'))
     res = evaluate_claims(load_claims(_tables(tmp_path/'t', PAPER + [PADIM], CLAIMS)/'claims.csv'), load_paper_tables(tmp_path/'t'), collect(root))
-    got = res[['claim_id', 'our_dataset', 'our_categories', 'verdict']].values.tolist()
-    assert got == [['pc-padim', 'mvtec_ad', 'bottle', 'holds here'], ['dfm-k1', 'mvtec_ad', 'bottle', 'holds here'],
-                   ['dfm-k1', 'embedded', 'brick, puck', 'not testable here']]
+    got = res[['claim_id', 'label', 'our_dataset', 'our_categories', 'verdict']].values.tolist()
+    assert got == [['pc-padim', 'paper claim', 'mvtec_ad', 'bottle (mvtec_ad)', 'inconclusive here'],
+                   ['dfm-k1', 'paper claim', 'mvtec_ad', 'bottle (mvtec_ad)', 'inconclusive here'],
+                   ['dfm-k1', 'synthetic data', 'embedded', 'brick, puck (embedded)', 'not testable here']]
+    assert res.main.tolist() == [True, True, False]                                 # one line of its own per claim
     assert res.paper_gain[0] == pytest.approx(0.991 - 0.95) and res.our_gain[0] == pytest.approx(0.06)
+    assert (res.base_value[0], res.method_value[0]) == pytest.approx((0.93, 0.99))
     assert res.our_gain[1] == pytest.approx((0.10 + 0.06 + 0.10) / 3) and res.our_gain_sd[1] == pytest.approx(np.std([.10, .06, .10], ddof=1))
-    assert res.n_seeds[1] == 3 and res.reason[1].startswith('gain +0.087 >= margin 0.0462 (2 sd over seeds)')
-    assert res.reason[2].startswith('saturated: the base already scores 1.000')
-    assert 'two runs on the same data' in res.differences[0]                        # pairing=data: PaDiM and PatchCore records
-    # the DFM run's seeds 1 and 2 only: gains +.06 +.10, mean +0.08, fewer than 3 seeds -> margin 0.01 -> holds
-    rows = collect(root); rows = rows[~((rows.source == 'records/dfm_few.json') & (rows.seed == 0))]
-    assert evaluate_claims(load_claims(tmp_path/'t'/'claims.csv'), load_paper_tables(tmp_path/'t'), rows).our_gain[1] == pytest.approx(0.08)
-    # a smaller gain: DFM 0.805 vs 0.80 on one seed -> +0.005 < 0.01 -> does not hold
-    (root/'records'/'dfm_one.json').write_text(json.dumps(dict(experiment='dfm', profile='paper', params=_params(), env={}, results=[
-        dict(category='bottle', method=m, setting='fewshot', shots=1, image_auroc=v) for m, v in (('dfm', .805), ('patchcore', .80))])))
-    (root/'records'/'dfm_few.json').unlink()
-    r2 = evaluate_claims(load_claims(tmp_path/'t'/'claims.csv'), load_paper_tables(tmp_path/'t'), collect(root))
-    assert r2[(r2.claim_id == 'dfm-k1') & (r2.our_dataset == 'mvtec_ad')].verdict.tolist() == ['does not hold here']
+    assert res.n_seeds[1] == 3 and res.n_categories[1] == 1
+    assert res.reason[0].endswith('too thin to decide: 1 informative category (< 3); 1 seed of a random method (< 3)'), res.reason[0]
+    assert res.reason[1].endswith('too thin to decide: 1 informative category (< 3)'), res.reason[1]
+    assert res.reason[2].startswith('synthetic data (the embedded set)')
+    assert 'base and method from two runs on the same data' in res.differences[0]         # pairing=data: PaDiM and PatchCore records
     # no DFM run at all: one 'not testable here' line that says what is missing
     r3 = evaluate_claims(load_claims(tmp_path/'t'/'claims.csv'), load_paper_tables(tmp_path/'t'), collect(_runs(tmp_path/'bare')))
     assert r3[r3.claim_id == 'dfm-k1'][['verdict', 'reason']].values.tolist() == [
-        ['not testable here', 'no run of ours has the base rows (the DFM few-shot run writes both)']]
+        ['not testable here', 'base rows: no row with method=patchcore among the 1 passing the earlier filters (the DFM few-shot run writes both)']]
 
-def test_records_like_for_like_and_claims():
+def test_records_like_for_like():
     "On the repository's own records and paper tables: no delta across datasets, means and single categories, increments and totals."
     runs, tables = collect(ROOT/'reports'/'records'), load_paper_tables(ROOT/'reports'/'paper_tables')
     m = match(tables, runs)
@@ -195,9 +196,8 @@ def test_records_like_for_like_and_claims():
     assert class_counts(m).loc['all papers', 'total'] == len(m) >= len(tables)
     cf = m[(m.table == 'CostFilter Table 6') & m.method.str.endswith('+costfilter')]
     assert cf.delta.isna().all()                                                      # the paper's increments never against our totals
-    res = evaluate_claims(load_claims(ROOT/'reports'/'paper_tables'/'claims.csv'), tables, runs)
-    assert set(res.paper) == {'fapm', 'fbft', 'dfm', 'costfilter', 'adpretrain', 'patchcore'} and set(res.verdict) <= {'holds here', 'does not hold here', 'not testable here'}
-    assert res.paper_gain.notna().all()                                               # every claim finds its gain in the transcribed table
+    nc = m[(m.table == 'ADPretrain Table 1') & m.method.str.split('+').str[0].isin(['cflow', 'glass', 'uniad'])]
+    assert len(nc) == 300 and (nc['class'] == 'no counterpart').all()                # never "no run": no run of ours can fill them
 
 def test_leaderboard_one_line_per_setting(tmp_path):
     b = leaderboard(collect(_seeds(_runs(tmp_path))))
@@ -233,9 +233,14 @@ def test_report_on_tiny_results(tiny_report):
     _no_unlike_delta(comp.assign(our_categories=comp.our_categories.fillna(''), paper_category=comp.paper_category.astype(str)))
     assert {'paper', 'table', 'metric', 'paper_dataset', 'paper_category', 'our_dataset', 'our_categories', 'paper_value', 'ours', 'delta',
             'class', 'reason'} <= set(comp.columns) and len(comp) == len(PAPER) + 2
-    assert cl[['claim_id', 'verdict']].values.tolist() == [['pc-padim', 'holds here'], ['dfm-k1', 'holds here'], ['dfm-k1', 'not testable here']]
+    assert cl[['claim_id', 'label', 'verdict']].values.tolist() == [['pc-padim', 'paper claim', 'inconclusive here'], ['dfm-k1', 'paper claim', 'inconclusive here'],
+                                                                    ['dfm-k1', 'synthetic data', 'not testable here']]
+    assert {'our_categories', 'n_categories', 'n_seeds', 'n_test', 'base_value', 'method_value', 'our_gain', 'ci_low', 'ci_high', 'excluded',
+            'caveats', 'other_runs'} <= set(cl.columns)                                 # what each verdict rests on, in the CSV too
     assert '14 result rows' in h and '11 paper numbers' in h and '12 comparison lines' in h and '2 claims' in h
-    assert 'PatchCore beats PaDiM' in h and 'holds here' in h and 'patchcore · Table 1' in h
+    assert 'PatchCore beats PaDiM' in h and 'inconclusive here' in h and 'patchcore · Table 1' in h
+    assert 'rests on' in h and 'bottle (mvtec_ad) x 3 seeds' in h and 'too thin to decide' in h and 'synthetic data: pipeline checks' in h
+    assert not [f.name for f in out.iterdir() if f.name.startswith('.')]                 # no temporary file left: every file written whole
     assert 'adnb run patchcore -p data_root ../shared/data/mvtec_ad_256' in h and '/tmp/adnb_heavy.lock' not in h   # sources a user can rerun
     assert h.count('window.adnbPlotly=') == 1 and h.count('class="adnb-fig"') >= 3       # like-for-like scatter, bars per dataset, score vs speed
     import nbformat

@@ -26,13 +26,14 @@ def test_report_offline_in_chromium(tmp_path):
         assert len(traces) >= 3 and all(n > 0 for n in traces), traces
         assert not errors and not remote, (errors, remote)
         # the claims open the page, tinted by verdict; every long table starts folded
-        verdicts = page.eval_on_selector_all('td.k-holds-here', 'es => es.map(e => getComputedStyle(e).backgroundColor)')
-        assert verdicts and set(verdicts) == {'rgb(223, 240, 216)'}                      # #dff0d8
+        verdicts = page.eval_on_selector_all('td.k-inconclusive-here', 'es => es.map(e => getComputedStyle(e).backgroundColor)')
+        assert verdicts and set(verdicts) == {'rgb(252, 243, 207)'}                      # #fcf3cf
         opened = page.eval_on_selector_all('details', 'ds => ds.map(d => [d.querySelector("summary").innerText, d.open])')
         assert ['patchcore · Table 1: 9 lines: 4 like for like, 1 different categories, 1 different hardware, 1 no run, 2 no counterpart', False] in opened
         assert not any(o for _, o in opened)
         h0 = page.evaluate('document.body.scrollHeight')
         page.screenshot(path=str(tmp_path/'front.png'), full_page=True)
+        assert 'bottle (mvtec_ad) x 3 seeds' in page.inner_text('body')                  # what the verdict rests on is on the page
         page.eval_on_selector('details', 'd => d.open = true')
         assert page.evaluate('document.body.scrollHeight') > h0                          # opening a section shows its rows
         left = page.eval_on_selector('details td.wide', 'e => getComputedStyle(e).textAlign')

@@ -59,7 +59,7 @@ def table2(text)->list:
         for det, c in zip(('padim', 'patchcore', 'featurenorm'), f[5:8]):
             m = det if orig else f'{det}+adpretrain'
             ours = ours_for(m, 'original') if orig else ours_for(m, 'residual|residual_only|residual-only') if exp == '2.4' else \
-                   ours_for(m, 'pretrained') if exp == '2.7' else ''
+                   ours_for(m, 'pretrained-paper|pretrained') if exp == '2.7' else ''
             out += emit('ADPretrain Table 2', m, 'visa', c, IMAGEBIND, f'{ABL}; {BASE}; (a) framework: {variant}', ours=ours)
         if len(f) > 8 and f[8]:
             for det, c in zip(('padim', 'patchcore', 'featurenorm'), f[9:12]):

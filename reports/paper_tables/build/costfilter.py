@@ -10,7 +10,7 @@ T2_METHODS = ['jnld', 'omnial', 'diad', 'vpdm', 'mambaad', 'glad', 'glad+costfil
 T9_METHODS = ['simplenet', 'destseg', 'glad', 'glad+costfilter', 'hvq_trans', 'hvq_trans+costfilter', 'anomalydino', 'anomalydino+costfilter']
 GROUPS = ('Complex Structure ', 'Multiple Instances ', 'Single Instance ')
 QUOTED = 'value as printed by CostFilter-AD (source not stated)'
-OURS = {'anomalydino': 'experiment=costfilter;method=anomalydino;config=default',
+OURS = {'anomalydino': 'experiment=costfilter;method=anomalydino;config=full-shot',
         'anomalydino+costfilter': 'experiment=costfilter;method=costfilter;config=default'}
 
 def base_settings(existing:list, table:str)->dict:
