@@ -89,22 +89,10 @@ def page_notebook(nb, report:bool=False):
 COURSE = ('course/00_start_here', '10_patchcore', '11_padim', '12_fapm', '15_anomalydino', '16_costfilter', '13_fbft', '14_dfm', '17_adpretrain')
 COURSE_FIRST = ('course/README', 'course/syllabus')     # course pages before the lessons; other course pages follow them
 
-def _is_complete(run_dir)->bool:
-    "Whether `run_dir` holds a finished run: not a `.partial` folder, and its run.json says 'done'."
-    p = Path(run_dir)
-    if p.name.endswith('.partial'): return False
-    try: return json.loads((p/'run.json').read_text()).get('status') == 'done'
-    except (OSError, ValueError, AttributeError): return False
-
 def report_notebooks(reports:str|Path)->list[Path]:
-    "Executed experiment reports under `reports` whose run is complete (`_is_complete`, results.json, no papermill exception), newest first."
-    import nbformat
-    ok = []
-    for p in Path(reports).glob('*/*/*.ipynb'):
-        if p.stem != p.parent.parent.name or not _is_complete(p.parent) or not (p.parent/'results.json').exists(): continue
-        md = nbformat.read(p, as_version=4).metadata
-        if md.get('papermill', {}).get('exception') or md.get('adnb', {}).get('status') == 'interrupted': continue
-        ok.append(p)
+    "Executed experiment reports under `reports` whose run is complete (`adnb.runs.run_status`), newest first."
+    from adnb.runs import run_status
+    ok = [p for p in Path(reports).glob('*/*/*.ipynb') if p.stem == p.parent.parent.name and run_status(p.parent)[0]]
     return sorted(ok, key=lambda p: p.parent.name, reverse=True)
 
 # %% ../nbs/35_docs.ipynb #08acb7e9

@@ -21,14 +21,13 @@ __all__ = ['RESULT_NAME', 'META', 'PROTOCOLS', 'MULTI_CLASS_EXPERIMENTS', 'SPEED
 
 # %% ../nbs/42_results.ipynb #5ebaf3c0
 def _is_complete(run_dir)->tuple[bool, str]:
-    "Is a run folder finished? (True, '') or (False, why): a temporary name, or a `run.json` whose status is not 'done'."
+    "Is a folder on a result's path finished? (True, '') or (False, why): a temporary name, or a run folder `adnb.runs.run_status` calls incomplete."
+    from adnb.runs import is_run_folder, run_status
     d = Path(run_dir)
     if d.name.startswith('.') or d.name.endswith(('.tmp', '.partial')): return False, 'a temporary folder: the run is unfinished or was killed'
-    rj = d/'run.json'
-    if rj.is_file():
-        try: st = json.loads(rj.read_text()).get('status')
-        except (OSError, UnicodeDecodeError, ValueError, AttributeError): return False, 'its run.json is not readable'
-        if st != 'done': return False, f"its run.json says status {st!r}, not 'done'"
+    if is_run_folder(d):
+        ok, why = run_status(d)
+        return (True, '') if ok else (False, why)
     return True, ''
 
 # %% ../nbs/42_results.ipynb #2488a0da

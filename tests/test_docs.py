@@ -3,7 +3,8 @@ import json
 from pathlib import Path
 import nbformat, pytest
 from adnb.cli import main
-from adnb.docs import report_notebooks, _is_complete
+from adnb.docs import report_notebooks
+from adnb.runs import run_status
 
 def _adnb(*argv)->str:
     "The one-line error `adnb ...` exits with."
@@ -35,4 +36,4 @@ def test_docs_reports_skip_killed_runs(tmp_path):
     unfinished = _run(tmp_path, '20260103-000000', status='running')
     legacy = _run(tmp_path, '20260104-000000', status=None)
     assert report_notebooks(tmp_path) == [ok/'patchcore.ipynb']
-    assert [_is_complete(p) for p in (ok, killed, unfinished, legacy)] == [True, False, False, False]
+    assert [run_status(p)[0] for p in (ok, killed, unfinished, legacy)] == [True, False, False, False]

@@ -87,16 +87,18 @@ def test_patchcore_map_constant_and_scipy_interior():
     ps = torch.rand(1, 6, 6, generator=torch.Generator().manual_seed(0))
     ours = pc.anomaly_map(ps, (48, 48))[0].numpy()             # the script's map row: F.interpolate + scipy σ = 4 (theirs)
     theirs = gaussian_filter(F.interpolate(ps[:, None], size=(48, 48), mode='bilinear', align_corners=False)[0, 0].numpy(), 4)
-    assert np.abs(ours - theirs)[16:-16, 16:-16].max() < 1e-5 and np.abs(ours - theirs).max() > 1e-4   # equal inside, border modes differ
+    assert np.abs(ours - theirs).max() < 1e-5                  # the default border is scipy's: equal on the whole map
+    old = PatchCore(weights='random', use_faiss=False, map_border='reflect').anomaly_map(ps, (48, 48))[0].numpy()
+    assert np.abs(old - theirs)[16:-16, 16:-16].max() < 1e-5 and np.abs(old - theirs).max() > 1e-4   # torch's reflect: equal inside only
 
 def test_patchcore_embed_border_and_script_adapter():
     from adnb.patchcore import patch_embed
-    e = patch_embed({'a': torch.ones(1, 2, 5, 5)}, 3)
-    assert e.shape == (1, 5, 5, 2) and torch.allclose(e, torch.ones_like(e))   # real neighbours only: corner 1
-    theirs = torch.nn.AvgPool2d(3, 1, 1)(torch.ones(1, 2, 5, 5))              # zero padding counted (their unfold + mean)
-    assert theirs[0, 0, 0, 0].item() == pytest.approx(4 / 9) and theirs[0, 0, 0, 1].item() == pytest.approx(6 / 9)
+    e = patch_embed({'a': torch.ones(1, 2, 5, 5)}, 3)          # default pad='zeros': the padding zeros count (their unfold + mean)
+    assert e.shape == (1, 5, 5, 2) and e[0, 0, 0, 0].item() == pytest.approx(4 / 9) and e[0, 0, 1, 0].item() == pytest.approx(6 / 9)
+    ex = patch_embed({'a': torch.ones(1, 2, 5, 5)}, 3, pad='exclude')
+    assert torch.allclose(ex, torch.ones_like(ex))                            # pad='exclude': real neighbours only, corner 1
     x = torch.rand(2, 3, 6, 7, generator=torch.Generator().manual_seed(0))
-    assert torch.allclose(patch_embed({'a': x}, 3).permute(0, 3, 1, 2)[..., 1:-1, 1:-1], torch.nn.AvgPool2d(3, 1, 1)(x)[..., 1:-1, 1:-1], atol=1e-6)
+    assert torch.allclose(patch_embed({'a': x}, 3).permute(0, 3, 1, 2), torch.nn.AvgPool2d(3, 1, 1)(x), atol=1e-6)   # whole map, border included
     e2 = patch_embed({'a': x}, 3, 3, 6)                                        # channel pooling up: each channel repeated
     assert e2.shape == (2, 6, 7, 6) and torch.allclose(e2[..., 0], e2[..., 1])
     pc = script('patchcore'); maps = pc._Maps({'x': torch.zeros(1)})
