@@ -83,7 +83,7 @@ def test_collect_rows_sources_duplicates_and_skips(tmp_path):
     assert df.also_in.tolist() == ['patchcore/r1/results.json'] * 2 + ['']        # the record and its run: one row, both places named
     assert df.params[2]['method'] == 'dfm' and df.profile.isna().all()
     assert pd.isna(df.pixel_auroc[1])                                               # absent stays absent, never 0
-    assert df.attrs['incomplete'] == [('patchcore/r3', "its run.json says status 'failed', not 'done'")]   # never read, said so
+    assert df.attrs['incomplete'] == [('patchcore/r3', "run.json says status 'failed', not done")]   # never read, said so
     sk = dict(df.attrs['skipped'])
     assert sk['records/bench.json'].startswith('not a results record') and sk['patchcore/r2/results.json'].startswith('not readable as JSON')
     back = read_runs(save_runs(df, tmp_path/'runs'))
