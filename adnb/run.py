@@ -94,13 +94,14 @@ def path_keys(nb:Path)->set:
 def resolve_path_params(params:dict, cwd:Path|None=None,
                         keys=()   # more parameter names that hold paths (`path_keys(nb)`)
                        )->dict:
-    "Relative path parameters (`data_root`, `weights`, `*_root`, `*_dir`, `*_path`, `keys`) made absolute: `*_dir` from `data_root` when one is given, the rest from the caller's cwd."
+    "Relative input paths (`data_root`, `weights`, `*_root`, `*_dir`, `*_path`, `keys`) made absolute: `*_dir` from `data_root` when one is given, the rest from the caller's cwd. Outputs (`save_*`) stay as typed: relative means beside the report."
     out = dict(params); cwd = Path(cwd or Path.cwd())
     def absolute(k, v, base):
         p = Path(v).expanduser()
         try: return str(p if p.is_absolute() else (base/p).resolve())
         except (RuntimeError, OSError) as e: raise ExperimentError(f"parameter {k} = {v!r}: {base/p} cannot be resolved ({e}): a symbolic link that points to itself?") from None
     is_path = lambda k, v: isinstance(v, str) and v not in ('', 'auto', 'random') and not v.startswith('random:') and \
+                           not k.startswith('save_') and \
                            (k in PATH_PARAMS or k in keys or k.endswith(('_root', '_dir', '_path')))
     for k, v in params.items():
         if is_path(k, v) and not k.endswith('_dir'): out[k] = absolute(k, v, cwd)

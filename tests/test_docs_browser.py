@@ -87,8 +87,7 @@ def test_search_works_offline(site, browser):
     page.context.close()
 
 LESSONS = ['course/00_start_here', '10_patchcore', '11_padim', '12_fapm', '15_anomalydino', '16_costfilter', '13_fbft', '14_dfm', '17_adpretrain']
-# Lessons another helper owns whose equations are not typeset yet (the lead removes each entry once its lesson uses $...$).
-MATH_PENDING = {'14_dfm'}
+MATH_PENDING = set()   # lessons whose equations are not typeset yet: none
 
 @pytest.mark.parametrize('name', LESSONS)
 def test_lesson_equations_typeset_and_questions_wrapped(site, browser, name):
