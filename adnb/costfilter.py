@@ -539,21 +539,21 @@ def fit_costfilter(model:CostFilter, train:list,   # training records of every c
 
 # %% ../nbs/16_costfilter.ipynb #a0806338
 @torch.no_grad()
-def profile_filter(model:CostFilter, x:torch.Tensor, category:str|None=None, repeats:int=3)->dict:
-    "Per-image ms of features, cost volume and U-Net (after a warm-up); on CUDA the peak MiB the filter adds per image."
+def profile_filter(model:CostFilter, x:torch.Tensor, category:str|None=None, repeats:int=3, threads:int|None=None)->dict:
+    "Per-image ms of features, cost volume and U-Net, each timed by `adnb.timing.time_passes` (warm-up, median of `repeats` passes, threads pinned, engine named); on CUDA the peak MiB the filter adds per image."
+    from adnb.timing import time_passes
+    from adnb.backbones import engine_of
     ft = model.templates[model._check_category(category)]; cuda = x.device.type == 'cuda'
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
-    def tm(f):
-        f(); sync(); t = time.perf_counter()
-        for _ in range(repeats): r = f()
-        sync(); return r, 1e3 * (time.perf_counter() - t) / repeats / len(x)
-    fs, t_f = tm(lambda: model.features(x))
-    if cuda: torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats(); m0 = torch.cuda.memory_allocated()
-    (Cv, mb), t_v = tm(lambda: model.volume(fs, ft))
-    _, t_n = tm(lambda: model.net(Cv, mb, fs))
-    out = dict(features_ms=t_f, volume_ms=t_v, unet_ms=t_n, filter_ms=t_v + t_n, batch=len(x),
-               volume_mb=Cv[0].numel() * Cv.element_size() / 2**20)
-    if cuda: out['filter_peak_mb'] = (torch.cuda.max_memory_allocated() - m0) / 2**20 / len(x)
+    fs = model.features(x); Cv, mb = model.volume(fs, ft)
+    def tm(f): return time_passes(lambda b: f(), [x], passes=repeats, warmup=1, threads=threads, device=str(x.device), engine=engine_of(model))
+    t_f, t_v, t_n = tm(lambda: model.features(x)), tm(lambda: model.volume(fs, ft)), tm(lambda: model.net(Cv, mb, fs))
+    out = dict(features_ms=t_f['ms_per_image'], volume_ms=t_v['ms_per_image'], unet_ms=t_n['ms_per_image'],
+               filter_ms=t_v['ms_per_image'] + t_n['ms_per_image'], batch=len(x), volume_mb=Cv[0].numel() * Cv.element_size() / 2**20,
+               threads=t_f['threads'], engine=t_f['engine'], passes=repeats, method=t_f['method'])
+    if cuda:
+        torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats(); m0 = torch.cuda.memory_allocated()
+        Cv2, mb2 = model.volume(fs, ft); model.net(Cv2, mb2, fs); torch.cuda.synchronize()
+        out['filter_peak_mb'] = (torch.cuda.max_memory_allocated() - m0) / 2**20 / len(x)
     return out
 
 # %% ../nbs/16_costfilter.ipynb #399be980
