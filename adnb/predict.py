@@ -139,6 +139,7 @@ def fit_folder(method:str,              # patchcore | padim
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 8 or image_size % 8:
         raise ValueError(f"image_size (--image-size) must be a positive multiple of 8, got {image_size!r}")
     if crop is not None and not 0 < crop <= image_size: raise ValueError(f"crop must be in 1..image_size ({image_size}), got {crop}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0: raise ValueError(f"seed (--seed) must be a non-negative integer, got {seed!r}")
     stage('data', f'decoding the good images in {normal}')
     files = list_images([normal], 'normal', recursive=False); check_images(files)
     fit_f, hold_f = holdout_split(files, holdout, seed, min_fit=2 if method == 'padim' else 1)
@@ -190,7 +191,8 @@ def check_fitted(path, sd:dict, config:dict)->dict:
         if v.numel() == 0: raise damaged(f"{k} is empty (shape {tuple(v.shape)})")
         if v.is_floating_point() and not (ok := torch.isfinite(v)).all(): raise damaged(f"{k} holds {int((~ok).sum())} NaN or infinite value(s)")
         return v
-    if meta['method'] == 'patchcore': tensor('memory_bank', 2)
+    if meta['method'] == 'patchcore':
+        if not tensor('memory_bank', 2).is_floating_point(): raise damaged(f"memory_bank holds {sd['memory_bank'].dtype} values, not floating-point features")
     else:
         mu, ic, ch, g = tensor('mean', 2), tensor('inv_cov', 3), tensor('channels', 1), tensor('grid', 1)
         P, d = mu.shape

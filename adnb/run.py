@@ -7,7 +7,7 @@ Docs: https://adnb-dev.github.io/adnb/run.html.md"""
 
 # %% ../nbs/30_run.ipynb #b8051b2a
 from __future__ import annotations
-import ast, json, logging, os, shutil, signal, sys, tempfile, threading, time, warnings
+import ast, errno, json, logging, os, shutil, signal, sys, tempfile, threading, time, warnings
 from datetime import datetime
 from pathlib import Path
 from .config import SettingsError, get_setting, offline_env
@@ -98,8 +98,12 @@ def resolve_path_params(params:dict, cwd:Path|None=None,
     out = dict(params); cwd = Path(cwd or Path.cwd())
     def absolute(k, v, base):
         p = Path(v).expanduser()
-        try: return str(p if p.is_absolute() else (base/p).resolve())
+        try: r = p if p.is_absolute() else (base/p).resolve()
         except (RuntimeError, OSError) as e: raise ExperimentError(f"parameter {k} = {v!r}: {base/p} cannot be resolved ({e}): a symbolic link that points to itself?") from None
+        try: os.stat(r)
+        except OSError as e:                                             # resolve() leaves a loop in place on newer Pythons: stat names it
+            if e.errno == errno.ELOOP: raise ExperimentError(f"parameter {k} = {v!r}: {r} cannot be resolved (a symbolic link that points to itself)") from None
+        return str(r)
     is_path = lambda k, v: isinstance(v, str) and v not in ('', 'auto', 'random') and not v.startswith('random:') and \
                            not k.startswith('save_') and \
                            (k in PATH_PARAMS or k in keys or k.endswith(('_root', '_dir', '_path')))

@@ -192,7 +192,7 @@ def _(c, d):
     from adnb.experiment import write_results
     m = small_disk(d, 8 * 1024)
     return ((lambda: write_results('x', {}, [dict(i=i, t='z' * 100) for i in range(500)], m, env={})), lambda: seen(m) == []) if m else None
-@case('overwrites', 'batch onto a full disk', words=('failed',))
+@case('overwrites', 'batch onto a full disk', words=('No space left on device', 'batch.json'))
 def _(c, d):
     nb = tiny_nb(d/'tiny.ipynb', "import json\njson.dump(dict(blob='x' * 400_000), open('results.json', 'w'))")
     (d/'g.yaml').write_text(f"name: full\nexperiments:\n  - experiment: {nb}\n")
@@ -446,10 +446,13 @@ for nm in ['../../escape', '../x', 'a/b', '.hidden', '..', 'a b', '/abs']:
 def _(c, d):
     (d/'g.yaml').write_text(f"name: s\nexperiments:\n  - experiment: adpretrain\n    axes: {{seed: [0, 1]}}\n    fixed: {{save_pretrained: {d/'shared.pt'}}}\n")
     return ['batch', d/'g.yaml', '--root', d/'b'], lambda: not (d/'b').exists()
-@case('paths', 'a relative save_pretrained typed in a grid is resolved from the cwd (shared)', words=('two runs',))
+@case('paths', 'a relative save_pretrained typed in a grid: each run writes its own beside its report', expect='ok')
 def _(c, d):
     (d/'g.yaml').write_text("name: s\nexperiments:\n  - experiment: adpretrain\n    axes: {seed: [0, 1]}\n    fixed: {save_pretrained: ck.pt}\n")
-    return ['batch', d/'g.yaml', '--root', d/'b'], lambda: not (d/'b').exists()
+    def own():
+        runs = json.loads((d/'b'/'batch.json').read_text())['runs']
+        return len(runs) == 2 and all((d/'b'/r['folder']/'ck.pt').is_file() for r in runs) and not (d/'ck.pt').exists()
+    return ['batch', d/'g.yaml', '--root', d/'b'], own
 @case('paths', 'a batch run records a checkpoint in its folder: the path is the final one', expect='ok', kind='api')
 def _(c, d):
     from adnb.batch import run_batch

@@ -277,3 +277,18 @@ def test_run_main_shim_removed():
     import adnb.run, tomllib
     assert not hasattr(adnb.run, 'main') and 'adnb.cli' not in Path(adnb.run.__file__).read_text()
     assert tomllib.loads((ROOT/'pyproject.toml').read_text())['project']['scripts']['adnb'] == 'adnb.cli:main'
+
+# --- cases the second fault audit (benchmarks/fault_audit.py, reports/records/fault_audit.json) found ----------------
+def test_predict_refuses_a_bank_of_integers(tmp_path, fitted_patchcore):
+    "A model.pt whose PatchCore bank holds integers (tampered) is refused with the file named, before any image is scored."
+    import torch
+    from adnb.predict import load_fitted
+    ck = torch.load(fitted_patchcore, weights_only=False); ck['state_dict']['memory_bank'] = ck['state_dict']['memory_bank'].long()
+    torch.save(ck, tmp_path/'bad.pt')
+    with pytest.raises(ValueError, match=r'bad\.pt.*memory_bank holds torch\.int64'): load_fitted(tmp_path/'bad.pt')
+
+def test_fit_negative_seed_names_the_option(tmp_path):
+    from adnb.predict import fit_folder
+    with pytest.raises(ValueError, match=r'seed \(--seed\) must be a non-negative integer, got -1'):
+        fit_folder('padim', tmp_path, tmp_path/'m.pt', seed=-1)
+    assert not (tmp_path/'m.pt').exists()
