@@ -16,11 +16,9 @@ from adnb.costfilter import CostFilter, profile_filter
 from adnb.anomalydino import AnomalyDINO, fit_anomalydino
 
 def _ms(f, x, repeats, cuda):
-    "Per-image ms of f(x) after one warm-up call."
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
-    f(x); sync(); t = time.perf_counter()
-    for _ in range(repeats): f(x)
-    sync(); return 1e3 * (time.perf_counter() - t) / repeats / len(x)
+    "Per-image ms of f(x): adnb.timing's method (one warm-up pass, the median of `repeats` passes, threads as set)."
+    from adnb.timing import time_passes
+    return time_passes(lambda b: f(b), [x], passes=repeats, warmup=1, device=str(x.device))['ms_per_image']
 
 def _peak(f, x, cuda):
     "Peak CUDA MiB of one call above what was allocated before it (None on CPU)."
@@ -47,9 +45,9 @@ def main(argv=None):
     with torch.no_grad():
         r = dict(backbone=a.backbone, layers=layers, size=a.size, width=a.width, templates=a.templates, D=cf.D,
                  grid=list(cf.grid), device=str(dev), gpu=torch.cuda.get_device_name(dev) if cuda else None, cpu=platform.processor(),
-                 threads=torch.get_num_threads(), repeats=a.repeats,
                  filter_params_m=sum(q.numel() for q in cf.net.parameters()) / 1e6,
-                 **profile_filter(cf, x, repeats=a.repeats),
+                 **profile_filter(cf, x, repeats=a.repeats),         # threads, engine and the timing method come with it
+                 repeats=a.repeats,
                  anomalydino_ms=_ms(base, x, a.repeats, cuda), costfilter_ms=_ms(cf, x, a.repeats, cuda),
                  anomalydino_peak_mb=_peak(base, x, cuda), costfilter_peak_mb=_peak(cf, x, cuda))
     r['added_ms_forward'] = r['costfilter_ms'] - r['anomalydino_ms']
