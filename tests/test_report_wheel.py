@@ -1,5 +1,6 @@
 "A plain (non-editable) install ships the report notebook and the paper tables: `build_report` works outside the checkout."
 import os, shutil, subprocess, sys, venv, zipfile
+from pathlib import Path
 import pytest
 from conftest import ROOT, child_venv
 from test_report import _runs, _tables
@@ -23,6 +24,7 @@ def test_wheel_ships_report_and_tables(tmp_path):
                    check=True, capture_output=True, text=True)
     cwd = tmp_path/'elsewhere'; cwd.mkdir(); runs = _runs(tmp_path/'runs')
     env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'ADNB_REPORT_NB')}
+    env['JUPYTER_PATH'] = os.pathsep.join([str(Path(sys.prefix)/'share'/'jupyter')] + ([os.environ['JUPYTER_PATH']] if os.environ.get('JUPYTER_PATH') else []))   # the borrowed packages' data files (nbconvert's templates)
     code = ("from adnb.report import report_notebook, default_tables_dir, build_report; print(report_notebook()); print(default_tables_dir()); "
             f"print(build_report({str(runs)!r}, 'out'))")
     r = subprocess.run([str(py), '-c', code], cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
