@@ -14,7 +14,7 @@ def test_profiles_resolve_before_the_kernel():
 
 def test_costfilter_experiment_tiny(tmp_path):
     "Rows anomalydino / costfilter / costfilter_fused per category on the same test images and templates; KDE and Table 6."
-    out = run_experiment('costfilter', dict(category='brick,puck', n_gallery=2, threads=1), reports=tmp_path, progress=False)
+    out = run_experiment('costfilter', dict(category='brick,puck', n_gallery=2, threads=1, tsne_points=200), reports=tmp_path, progress=False)
     r = _results(out); rows = r['results']
     assert [(x['method'], x['category']) for x in rows] == [('anomalydino', 'brick'), ('anomalydino', 'puck'), ('costfilter', 'brick'),
                                                           ('costfilter_fused', 'brick'), ('costfilter', 'puck'), ('costfilter_fused', 'puck')]
@@ -40,7 +40,7 @@ def test_costfilter_experiment_tiny(tmp_path):
 
 def test_costfilter_experiment_table4_tiny(tmp_path):
     "ablation table4: one filter per row (no guidance, SG, MG, both; both without the adaptor), one base row."
-    out = run_experiment('costfilter', dict(category='puck', epochs=1, ablation='table4', n_gallery=1, threads=1), reports=tmp_path, progress=False)
+    out = run_experiment('costfilter', dict(category='puck', epochs=1, ablation='table4', n_gallery=1, threads=1, tsne_points=0), reports=tmp_path, progress=False)
     rows = [x for x in _results(out)['results'] if x['method'] == 'costfilter']
     assert [(x['guidance'], x['adaptor']) for x in rows] == [('none', True), ('spatial', True), ('matching', True), ('both', True), ('both', False)]
     assert len({x['config'] for x in rows}) == 5 and sum(x['method'] == 'anomalydino' for x in _results(out)['results']) == 1

@@ -140,8 +140,10 @@ def test_table2_experiment_tiny(tmp_path):
     assert all(h in nb for h in ('<h3>Metrics</h3>', '<h3>Gallery: ', '<h3>Score distributions</h3>', '<h3>Threshold explorer')) and 'fapm_E · efficientnet_lite0 · 64 px' in nb
 
 def test_table2_rows_order_error(tmp_path):
-    with pytest.raises(Exception, match='needs row E before it'):
-        run_experiment('fapm', dict(image_size=64, rows='UE', category='brick'), reports=tmp_path, progress=False)
+    "A rule of the notebook's specs: refused before any kernel starts, no report folder made."
+    with pytest.raises(Exception, match=r"parameters break a rule: row U \(E-uniform\) needs row E before it \(rows='UE'\)"):
+        run_experiment('fapm', dict(image_size=64, rows='UE', category='brick'), reports=tmp_path/'rep', progress=False)
+    assert not (tmp_path/'rep').exists()
 
 def test_profiles_resolve_before_the_kernel():
     "auto: ci on the embedded dataset, paper (resize 256, centre crop 224, 7x7 cells of 32 px) on real data; explicit values win."
