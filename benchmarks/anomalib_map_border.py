@@ -37,8 +37,21 @@ def main(argv=None):
         out['rows'][border] = dict(adnb=met_o, anomalib_shared_bank=sh['metrics'], diff=sh['metric_diff_adnb_minus_anomalib'],
                                    max_abs_metric_diff=sh['max_abs_metric_diff'], max_abs_bank_difference=sh['max_abs_bank_difference'])
         print(f"map_border={border}: max |metric diff| against anomalib with the same bank {sh['max_abs_metric_diff']:.2e}  {sh['metric_diff_adnb_minus_anomalib']}")
+    # the last step of the map alone: adnb's own patch scores through anomalib's AnomalyMapGenerator (nearest upsampling, then blur)
+    ours.map_border = ours.config['map_border'] = 'symmetric'
+    def via_anomalib(x):
+        o = ours(x); mp = m.anomaly_map_generator(o['patch_scores'][:, None].float(), image_size=tuple(x.shape[-2:]))
+        return dict(score=o['score'], map=mp[:, 0])
+    with torch.no_grad(): S, maps = anomalib_side._scores(via_anomalib, test_b)
+    met_o = anomalib_side._evaluate(S, test_b, maps, test)
+    sh = anomalib_side.shared_coreset(m, ours, train_b, test_b, test, norm, met_o)
+    out['rows']['adnb_patch_scores_anomalib_map'] = dict(adnb=met_o, anomalib_shared_bank=sh['metrics'], diff=sh['metric_diff_adnb_minus_anomalib'],
+                                                         max_abs_metric_diff=sh['max_abs_metric_diff'])
+    print(f"adnb patch scores, anomalib's map step: max |metric diff| {sh['max_abs_metric_diff']:.2e}")
     out['note'] = ("Same bank rows (adnb's coreset indices into anomalib's own training embeddings). 'symmetric' is adnb's default "
-                   "(scipy gaussian_filter's border, the authors' code; parity_patchcore.json); 'reflect' is torch's reflect padding.")
+                   "(scipy gaussian_filter's border, the authors' code; parity_patchcore.json); 'reflect' is torch's reflect padding. "
+                   "'adnb_patch_scores_anomalib_map': adnb's patch scores mapped by anomalib's AnomalyMapGenerator (F.interpolate's default "
+                   "nearest upsampling, then its blur): if this row agrees to float noise, the whole pixel-metric difference is that map step.")
     path = Path(a.out or ROOT/'reports'/'records'/f'anomalib_map_border_{cat}.json'); path.write_text(json.dumps(out, indent=1)); print('written', path)
 
 if __name__ == '__main__': main()

@@ -6,8 +6,9 @@ import pytest
 CHROMIUM = next((p for p in ('/usr/bin/chromium', '/usr/bin/chromium-browser', shutil.which('chromium') or '') if p and Path(p).exists()), None)
 try: import playwright.sync_api as pw
 except ImportError: pw = None
-pytestmark = pytest.mark.skipif(CHROMIUM is None or pw is None,
-    reason='browser test needs Debian chromium (apt-get install -y chromium) and playwright (pip install playwright)')
+pytestmark = [pytest.mark.skipif(CHROMIUM is None or pw is None,
+    reason='browser test needs Debian chromium (apt-get install -y chromium) and playwright (pip install playwright)'),
+    pytest.mark.slow]          # a real browser (10-20 s each): CI's second step, `pytest -m slow`
 
 import os
 SHOT = os.environ.get('ADNB_BROWSER_SCREENSHOT')        # keep a screenshot to look at

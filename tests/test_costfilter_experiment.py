@@ -38,6 +38,7 @@ def test_costfilter_experiment_tiny(tmp_path):
     assert 'Pixel map values, normal vs anomalous' in nb and 'Pipeline check (profile ci)' in nb and 'CostFilter (after)' in nb
     assert 't-SNE of patch features' in nb and 'CostFilter training (default)' in nb and nb.count('adnb-caption') >= 4   # training curves, KDE, two galleries
 
+@pytest.mark.slow   # five filters trained (~40 s); the default run keeps the one-filter experiment above
 def test_costfilter_experiment_table4_tiny(tmp_path):
     "ablation table4: one filter per row (no guidance, SG, MG, both; both without the adaptor), one base row."
     out = run_experiment('costfilter', dict(category='puck', epochs=1, ablation='table4', n_gallery=1, threads=1, tsne_points=0), reports=tmp_path, progress=False)

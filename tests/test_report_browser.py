@@ -8,8 +8,9 @@ from adnb.report import build_report
 CHROMIUM = next((p for p in ('/usr/bin/chromium', '/usr/bin/chromium-browser', shutil.which('chromium') or '') if p and Path(p).exists()), None)
 try: import playwright.sync_api as pw
 except ImportError: pw = None
-pytestmark = pytest.mark.skipif(CHROMIUM is None or pw is None,
-    reason='browser test needs Debian chromium (apt-get install -y chromium) and playwright (pip install playwright)')
+pytestmark = [pytest.mark.skipif(CHROMIUM is None or pw is None,
+    reason='browser test needs Debian chromium (apt-get install -y chromium) and playwright (pip install playwright)'),
+    pytest.mark.slow]          # a real browser (10-20 s each): CI's second step, `pytest -m slow`
 
 def test_report_offline_in_chromium(tmp_path):
     html = build_report(_seeds(_runs(tmp_path/'runs')), tmp_path/'out', tables_dir=_tables(tmp_path/'tables', PAPER + [PADIM], CLAIMS))
