@@ -16,11 +16,11 @@ from .results import (_missing, field, our_value, our_setting, our_dataset, data
 from .papers import parse_ours, _num, UNITS, RATES, paper_increment, paper_in_our_units, paper_categories
 
 # %% auto #0
-__all__ = ['CLAIM_COLUMNS', 'CLAIM_DEFAULTS', 'VERDICTS', 'LABELS', 'PAPER_SETTINGS', 'TEST_TEXT', 'AUROCS', 'MAIN_LABELS',
-           'CLAIM_RESULT_COLUMNS', 'ClaimsError', 'parse_paper_filter', 'load_claims', 'paper_rows', 'paper_gain',
-           'n_test', 'pair_rows', 'bootstrap_ci', 'chance_band', 'rule_base_level', 'rule_below_resolution',
-           'rule_paper_base', 'rule_cross_dataset', 'rule_evidence', 'decide', 'evaluate_claim', 'evaluate_claims',
-           'verdict_counts']
+__all__ = ['CLAIM_COLUMNS', 'CLAIM_DEFAULTS', 'VERDICTS', 'LABELS', 'PAPER_SETTINGS', 'TEST_TEXT', 'AUROCS', 'AUPRO_CHANCE',
+           'MAIN_LABELS', 'CLAIM_RESULT_COLUMNS', 'ClaimsError', 'parse_paper_filter', 'load_claims', 'paper_rows',
+           'paper_gain', 'n_test', 'pair_rows', 'bootstrap_ci', 'chance_band', 'rule_base_level',
+           'rule_below_resolution', 'rule_paper_base', 'rule_cross_dataset', 'rule_evidence', 'decide',
+           'evaluate_claim', 'evaluate_claims', 'verdict_counts']
 
 # %% ../nbs/44_claims.ipynb #7813b396
 CLAIM_COLUMNS = ('claim_id', 'paper', 'claim', 'table', 'metric', 'gain', 'direction', 'margin', 'paper_method', 'paper_base',
@@ -205,6 +205,7 @@ def bootstrap_ci(groups:list, n_boot:int=2000, seed:int=0, level:float=.95)->tup
 
 # %% ../nbs/44_claims.ipynb #04c69767
 AUROCS = ('image_auroc', 'pixel_auroc')
+AUPRO_CHANCE = {'aupro_30': .15, 'aupro_5': .025}   # normalised AUPRO of a map without signal
 
 def chance_band(n_anomalous:int|None, n_normal:int|None, margin:float)->float:
     "Half-width of the chance band around 0.5: max(margin, 2 sd) with sd the Mann-Whitney AUROC sd under no signal (Hanley-McNeil), or 0.05 when the counts are unknown."
@@ -217,6 +218,9 @@ def rule_base_level(metric:str, base:float, n:tuple|None, margin:float, directio
     if metric in AUROCS:
         w = chance_band(*(n or (None, None)), margin)
         if abs(base - .5) <= w: return f"base {base:.3f} at chance (0.5 ± {w:.3f}" + (f" for {n[0]}+{n[1]} test images)" if n else ')')
+    if metric in AUPRO_CHANCE:   # a map without signal: PRO(FPR) = FPR, so the normalised area up to the limit L is L / 2
+        w = max(margin, .05)
+        if base <= AUPRO_CHANCE[metric] + w: return f"base {base:.3f} at chance ({AUPRO_CHANCE[metric]:g} + {w:g} for a map without signal)"
     if direction == 'higher' and base >= 1 - margin: return f"base {base:.3f} saturated (no room for +{margin:g})"
     if direction == 'lower' and base <= margin: return f"base {base:.3f} saturated (no room for -{margin:g})"
     return None

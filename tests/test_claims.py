@@ -292,3 +292,9 @@ def test_committed_records_never_decide_on_chance_or_synthetic_data():
     assert res.groupby('claim_id').main.sum().eq(1).all() and set(res.claim_id) == set(c.claim_id)     # one line of its own per claim
     no_gain = set(res[res.main & res.paper_gain.isna()].claim_id)                     # every claim finds its gain in the transcribed table,
     assert no_gain <= {'costfilter-table4'} | {i for i in c.claim_id if i.startswith('dfm-supervised')}, no_gain   # but a figure / an unreadable table
+
+def test_rule_aupro_base_at_chance_is_not_testable():
+    "A map without signal has PRO(FPR) = FPR, so normalised AUPRO@30 % sits at 0.15: a base there cannot show a gain."
+    assert rule_base_level('aupro_30', .124, None, .01) == 'base 0.124 at chance (0.15 + 0.05 for a map without signal)'
+    assert rule_base_level('aupro_5', .05, None, .01).startswith('base 0.050 at chance (0.025')
+    assert rule_base_level('aupro_30', .80, None, .01) is None
