@@ -16,6 +16,7 @@ from pathlib import Path
 from .backbones import FeatureExtractor, save_checkpoint, load_checkpoint, check_weights_id, weights_arg
 from .metrics import gaussian_blur, BORDERS
 from .config import stage
+from .search import PrunedL2
 
 # %% auto #0
 __all__ = ['PADS', 'SEARCHES', 'LEGACY', 'pool_channels', 'patch_embed', 'random_projection', 'greedy_coreset_naive',
@@ -117,24 +118,25 @@ def greedy_coreset(Z:torch.Tensor,     # (N, D) projected features
     finally: torch.set_num_threads(nt)
 
 # %% ../nbs/10_patchcore.ipynb #03b13492
-SEARCHES = ('exact', 'ivf', 'hnsw')
+SEARCHES = ('exact', 'flat', 'ivf', 'hnsw')
 
 def _faiss():
     try: import faiss; return faiss
     except ImportError: return None
 
 def search_index(bank:torch.Tensor,     # (N, D) memory bank
-                 search:str='exact',    # exact | ivf | hnsw
+                 search:str='exact',    # exact (pruned) | flat | ivf | hnsw
                  nprobe:int=8,          # ivf: inverted lists visited per query
                  ef_search:int=64,      # hnsw: candidate list size
                  nlist:int|None=None    # ivf: number of lists (default ≈ 4·√N)
                 ):
-    "A faiss index holding `bank` as float32 (built once, reused by every search); None without faiss."
+    "An index holding `bank` as float32 (built once, reused by every search), faiss-style `search(q, k)`; None without faiss."
     if search not in SEARCHES: raise ValueError(f"search must be one of {SEARCHES}, got {search!r}")
     faiss = _faiss()
     if faiss is None: return None
     b = np.ascontiguousarray(bank.detach().float().cpu().numpy()); N, D = b.shape
-    if search == 'exact': index = faiss.IndexFlatL2(D)
+    if search == 'exact': return PrunedL2(bank)                       # exact answers, clusters the bound rules out skipped
+    if search == 'flat': index = faiss.IndexFlatL2(D)
     elif search == 'hnsw': index = faiss.IndexHNSWFlat(D, 32); index.hnsw.efSearch = ef_search
     else:
         nl = max(1, min(N // 39, nlist or int(4 * math.sqrt(N))))   # faiss wants >= 39 training points per list
@@ -142,7 +144,7 @@ def search_index(bank:torch.Tensor,     # (N, D) memory bank
     index.add(b); return index
 
 def knn(bank:torch.Tensor, queries:torch.Tensor, k:int=1, use_faiss:bool=True, chunk:int=4096,
-        index=None   # a `search_index(bank)` to reuse (default: an exact one built for this call)
+        index=None   # a `search_index(bank)` to reuse (default: a flat exact scan built for this call)
        )->tuple[torch.Tensor, torch.Tensor]:
     "Distances and indices (Q, k) of the k nearest rows of `bank` for each query."
     if len(bank) == 0: raise ValueError("memory bank is empty: fit the model before scoring")
@@ -153,10 +155,11 @@ def knn(bank:torch.Tensor, queries:torch.Tensor, k:int=1, use_faiss:bool=True, c
     k = min(k, len(bank))
     faiss = _faiss() if use_faiss else None
     if faiss is not None:
-        if index is None: index = search_index(bank)
+        if index is None: index = search_index(bank, 'flat')
         elif index.ntotal != len(bank) or index.d != bank.shape[1]:
             raise ValueError(f"faiss index holds {index.ntotal} rows of width {index.d}, the bank {len(bank)} of width {bank.shape[1]}: rebuild it")
         if queries.is_cuda and hasattr(faiss, 'StandardGpuResources'):
+            index = getattr(index, 'flat', index)                      # the pruned index's flat copy goes to the GPU
             index = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
         D, I = index.search(np.ascontiguousarray(queries.detach().float().cpu().numpy()), k)
         return torch.from_numpy(D).clamp_min(0).sqrt().to(queries.device), torch.from_numpy(I).to(queries.device)
@@ -182,7 +185,7 @@ class PatchCore(nn.Module):
                  sigma:float=4.,             # Gaussian smoothing of the map
                  map_border:str='symmetric', # border of that smoothing: 'symmetric' = scipy's default (authors' code) | 'reflect' (torch's)
                  seed:int=0, use_faiss:bool=True,
-                 search:str='exact',         # exact (default) | ivf | hnsw: approximate faiss indices (see `search_index`)
+                 search:str='exact',         # exact (default, pruned) | flat (full scan) | ivf | hnsw: approximate (see `search_index`)
                  nprobe:int=8, ef_search:int=64):
         super().__init__()
         if search not in SEARCHES: raise ValueError(f"search must be one of {SEARCHES}, got {search!r}")
@@ -193,7 +196,7 @@ class PatchCore(nn.Module):
         self.config = dict(backbone=backbone, layers=None if layers is None else list(layers), patch_size=patch_size, pad=pad, pre_dim=pre_dim,
                            target_dim=target_dim, coreset_ratio=coreset_ratio, proj_dim=proj_dim, num_neighbors=num_neighbors,
                            sigma=sigma, map_border=map_border, seed=seed, use_faiss=use_faiss)
-        if search != 'exact': self.config.update(search=search, **({'nprobe': nprobe} if search == 'ivf' else {'ef_search': ef_search}))   # exact: config as before
+        if search != 'exact': self.config.update(search=search, **({'nprobe': nprobe} if search == 'ivf' else {'ef_search': ef_search} if search == 'hnsw' else {}))   # exact: config as before
         self.meta = {}   # plain values saved with the model (image size, crop, thresholds); forward never reads them
         self.features = FeatureExtractor(backbone, layers, weights)
         self.patch_size, self.pad, self.pre_dim, self.target_dim, self.map_border = patch_size, pad, pre_dim, target_dim, map_border

@@ -150,9 +150,12 @@ class Probes:
 
 # ------------------------------------------------------------------ analytic counts of searches (no torch op to see)
 def knn_count(a, k, out):
-    "FLOPs and bytes of an exact L2 search: |Q|·|bank|·D multiply-adds, bank and queries read once, results written."
+    """FLOPs and bytes of an exact L2 search: |Q|·|bank|·D multiply-adds, bank and queries read once, results written.
+    A pruned index (`adnb.search.PrunedL2`) counts the query-row pairs it really scanned (`last_work`) plus the query-centre distances."""
     bank, q = a[0], a[1]; kk = (a[2] if len(a) > 2 else k.get('k', 1))
-    N, D = bank.shape; Q = q.shape[0]
+    N, D = bank.shape; Q = q.shape[0]; idx = k.get('index')
+    if hasattr(idx, 'work'):
+        return 2 * (idx.last_work + Q * idx.K) * D, 4 * (N * D + Q * D) + Q * min(kk, N) * 12
     return 2 * Q * N * D, 4 * (N * D + Q * D) + Q * min(kk, N) * 12
 
 def cosine_count(a, k, out):
@@ -556,11 +559,14 @@ def parse(argv=None):
     p.add_argument('--steps', type=int, default=3, help='DFM steps per stage; ADPretrain max pretraining steps')
     p.add_argument('--width', type=int, default=8, help='CostFilter U-Net width'); p.add_argument('--n-ref', type=int, default=64)
     p.add_argument('--use-faiss', type=int, default=None, help='PatchCore/FAPM search backend (default: PatchCore 1, FAPM 0 as its experiment)')
-    p.add_argument('--search', default='exact', choices=['exact', 'ivf', 'hnsw'], help='patchcore: faiss index (approximate: recall printed)')
+    p.add_argument('--search', default='exact', choices=['exact', 'flat', 'ivf', 'hnsw'], help='patchcore: exact (pruned) | flat (full scan) | ivf, hnsw (approximate: recall printed)')
     p.add_argument('--threads', type=int, default=0, help='torch and faiss threads (0: as given by the environment)')
     p.add_argument('--engine', default=None, help='frozen CNN backbone engine: auto | torch | onnxruntime | openvino (default: settings [run] engine)')
     p.add_argument('--compare', action='store_true', help='fapm: also PatchCore on the same images; costfilter: also AnomalyDINO (default on)')
     p.add_argument('--anomalib', action='store_true', help='patchcore, padim: side by side with anomalib (skipped when absent)')
+    p.add_argument('--anomalib-fit', default='own', choices=['own', 'shared'],
+                   help="patchcore with --anomalib: 'own' times anomalib's fit (its coreset: ~40 min on bottle); 'shared' gives anomalib's model "
+                        "adnb's coreset rows and times inference only (the fit ratio then comes from the record's last timed fit)")
     p.add_argument('--out', default=None, help='record path (default reports/records/stages_<method>_<data>.json; "-" none)')
     a = p.parse_args(argv)
     if a.use_faiss is None: a.use_faiss = 0 if a.method == 'fapm' else 1
@@ -597,7 +603,7 @@ def _run(argv, a)->dict:
                data=dict(data=a.data, name=dname, category=cat, n_train=len(train), n_test=len(test), image_size=size),
                machine=dict(machine(a), peak_flops_per_s=peaks['flops_per_s'], peak_bytes_per_s=peaks['bytes_per_s'],
                             peak_probes='float32 GEMM 1024x1024 (best of 7); tensor copy 256 MiB (read+write, best of 7)'), **r)
-    if a.method == 'patchcore' and a.search != 'exact': rec['approximate_search'] = recall(model, spec, a.search)
+    if a.method == 'patchcore' and a.search in ('ivf', 'hnsw'): rec['approximate_search'] = recall(model, spec, a.search)
     if a.method == 'fapm': rec['fapm_vs_patchcore'] = compare_fapm(a, train, test, size, peaks, rec, cuda)
     if a.method == 'costfilter': rec['costfilter_increment'] = costfilter_increment(a, spec, model, train, test, size, peaks, rec, cuda)
     if a.anomalib and a.method in ('patchcore', 'padim'):
@@ -635,7 +641,7 @@ def recall(model, spec, search)->dict:
     from adnb.patchcore import knn, search_index
     b = next(iter(spec.loader(spec.test)))
     with torch.no_grad(): e = model.embed(b['image']).flatten(0, 2)
-    _, i0 = knn(model.memory_bank, e, 1, index=search_index(model.memory_bank)); d1, i1 = knn(model.memory_bank, e, 1, index=model.index())
+    _, i0 = knn(model.memory_bank, e, 1, index=search_index(model.memory_bank, 'flat')); d1, i1 = knn(model.memory_bank, e, 1, index=model.index())
     r = float((i0 == i1).float().mean()); print(f'{search}: recall@1 {r:.4f} on {len(e)} test patches (compare the metrics with the exact record)')
     return dict(search=search, recall_at_1=r, n_queries=len(e), note='metric change: compare `metrics` with the exact-search record of the same data')
 

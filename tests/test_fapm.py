@@ -164,6 +164,7 @@ def test_bad_parameter_refused_before_the_kernel(tmp_path, name, value, msg):
     with pytest.raises(SystemExit) as e: main(['run', 'fapm', '-p', name, value, '--reports', str(tmp_path/'rep')])
     assert e.value.code == f'adnb: {msg}' and not (tmp_path/'rep').exists()
 
+@pytest.mark.slow   # a full experiment run (~12 s); the default run keeps PatchCore's folder-without-masks run (same experiment machinery)
 def test_folder_without_masks_gives_image_metrics_only(tmp_path):
     "dataset folder, no masks: checked, fitted and scored; rows carry image metrics and no pixel keys; the report says so."
     d = squares_folder(tmp_path/'data')

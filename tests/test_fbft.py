@@ -151,6 +151,7 @@ def test_fbft_experiment_profile_ci(tmp_path):
 
 def _png(p, a): p.parent.mkdir(parents=True, exist_ok=True); Image.fromarray(a).save(p)
 
+@pytest.mark.slow   # a full experiment run with training (~13 s); the default run keeps PatchCore's folder-without-masks run
 def test_fbft_experiment_folder_without_masks(tmp_path):
     "A plain folder dataset without masks: image metrics only, pixel metrics skipped with a printed sentence (no zeros)."
     g = np.random.default_rng(0); img = lambda: (100 + g.integers(0, 20, (64, 64, 3))).astype(np.uint8)

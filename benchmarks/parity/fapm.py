@@ -239,12 +239,22 @@ def diagnose(root, weights='auto', crops=(0, 224), out=None):
         for k, v in d['image_auroc'].items(): print(f'crop {crop}: {k}: {v}')
     rec = dict(kind='diagnostic', method='fapm', command=f'python benchmarks/parity/fapm.py --diagnose {root}', date=datetime.date.today().isoformat(),
                note=("MVTec AD bottle 209 train / 83 test, Lite0 blocks.2 + blocks.4 (offline ImageNet weights), row E of the fapm experiment "
-                     "(cell 32 px, ratio 0.1, D_th 0.5, boost 2, k 4, patch_score 'min', exact torch.cdist search), seed 0; CPU (x86_64 Intel Xeon, 2 cores shared), 1 torch thread; about 1 min. "
+                     "(cell 32 px, ratio 0.1, D_th 0.5, boost 2, k 4, patch_score 'min', exact torch.cdist search), seed 0; 1 torch thread; about 1 min (CPU in `machine`). "
                      "Nothing here was chosen on these numbers: the scores compared are the default, its two factors, the existing 'top' "
                      "option and test.py's own arithmetic; the scale rows only show that the rule depends on the feature units."),
-               protocols=res)
+               protocols=res, machine=_cpu_name())
     p = Path(out) if out else Path(__file__).resolve().parents[2]/'reports'/'records'/'fapm_image_score_bottle.json'
+    if p.is_file():                                  # the previous numbers stay findable, out of the current ones
+        old = json.loads(p.read_text())
+        rec['history'] = old.get('history', []) + [dict(date=old.get('date'), replaced=rec['date'], machine=old.get('machine'),
+                                                        image_auroc={k: v.get('image_auroc') for k, v in old.get('protocols', {}).items()})]
     p.write_text(json.dumps(rec, indent=1)); print('wrote', p)
+
+def _cpu_name()->str:
+    "The CPU model as /proc/cpuinfo names it (platform's name elsewhere)."
+    import platform
+    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): return platform.processor() or platform.machine()
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
