@@ -440,12 +440,14 @@ def refresh_outputs(paths:list,                 # notebooks to refresh in place
 def stage_table(method:str,                     # e.g. 'patchcore'
                 records='../reports/records'    # folder of the stages_*.json records
                ):
-    "Markdown table of every `stages_<method>_*.json` record: run, phase, stage, ms/image, share, fraction of the limit."
+    "Markdown table of every `stages_<method>_*.json` record: run (with its backbone engine and torch threads), phase, stage, ms/image, share, fraction of the limit."
     from IPython.display import Markdown
     out = ['| run | phase | stage | ms/image | share | fraction of limit |', '|---|---|---|---|---|---|']
     for p in sorted(Path(records).glob(f'stages_{method}_*.json')):
         r, tag = json.loads(p.read_text()), p.stem[len(f'stages_{method}_'):]
-        d = r['data']; run = f"{tag} ({d['n_train']}+{d['n_test']} images, {d['image_size']} px)"
+        d, th = r['data'], r.get('machine', {}).get('threads', {}).get('torch')
+        eng = r.get('engine') or 'torch'                                      # records made before engines existed ran torch eager
+        run = f"{tag} ({d['n_train']}+{d['n_test']} images, {d['image_size']} px; {eng}" + (f", {th} thread{'s' * (th != 1)})" if th else ')')
         for ph in ('fit', 'infer'):
             for s in r.get(ph, {}).get('stages', []):
                 f = '' if s.get('fraction') is None else f"{s['fraction']:.3f}"

@@ -5,7 +5,8 @@
 NAME is a file in reports/records (without .json) whose `command` is an `adnb run ...` line. The command is made
 rerunnable first (a leading `flock LOCK` and `--reports DIR` dropped, absolute paths to the shared data made relative),
 run from the repository root into a temporary reports folder, and its `results.json` replaces the record's
-`results`, `params`, `env` and `profile`. The previous values go into the record's `history` list (date, the reason,
+`results`, `params`, `env` and `profile`; `note` says why it was re-run, `about` keeps the first note (what the run
+is: data, protocol, set-up). The previous values go into the record's `history` list (date, the reason,
 the old command, the old result rows' metrics), so a lesson quotes only the current numbers and the old ones stay
 findable. With `--seeds`, the command is run once per seed (`-p seed S`) and every seed's rows are kept
 (`seed` field in each row), so metrics on small test sets come with their coreset-seed spread.
@@ -71,6 +72,8 @@ def rerun(name:str, why:str, seeds:list[int]|None=None, dry:bool=False)->Path:
                note=rec.get('note'), results=summary(rec.get('results', [])))
     new = {k: v for k, v in rec.items() if k not in ('results', 'params', 'env', 'profile', 'history', 'note', 'date', 'command')}
     first = res[0][1]
+    about = rec.get('about') or (rec.get('note') if rec.get('note') and not rec.get('history') else None)   # what the run is (set-up), kept across re-runs
+    if about: new['about'] = about
     new.update(command=shlex.join(argv), date=datetime.date.today().isoformat(), note=why,
                experiment=first.get('experiment', rec.get('experiment')), profile=first.get('profile'), params=first.get('params'),
                env=first.get('env'), results=rows)
