@@ -19,18 +19,20 @@ class PrunedL2:
                  clusters:int|None=None,   # k-means clusters (default ≈ √N / 2, at most 4096)
                  min_rows:int=4096,        # below this many rows one flat scan is cheaper than clustering
                  seed:int=0,               # k-means initialisation
-                 slack:float=1e-3):        # relative slack on the bound (float rounding); larger only scans more
+                 slack:float=1e-3,         # relative slack on the bound (float rounding); larger only scans more
+                 flat_above:float=0.5):    # a query whose bounds leave more than this share of the rows is scanned flat
         import faiss
         b = bank.detach().float().cpu().contiguous()
         if b.ndim != 2 or len(b) == 0: raise ValueError(f"PrunedL2 needs a non-empty (N, D) bank, got shape {tuple(b.shape)}")
         N, D = b.shape
         self.flat = faiss.IndexFlatL2(D); self.flat.add(b.numpy())           # k > 1 and small banks
-        self.ntotal, self.d, self.slack, self.work, self.last_work = N, D, slack, 0, 0
+        self.ntotal, self.d, self.slack, self.flat_above, self.work, self.last_work = N, D, slack, flat_above, 0, 0
         self.K = 0 if N < min_rows else max(1, min(4096, clusters or round(N ** .5 / 2)))
         if not self.K: self.B = b; return
         km = faiss.Kmeans(D, self.K, niter=10, seed=seed, min_points_per_centroid=1); km.train(b.numpy())
         a = torch.from_numpy(km.index.search(b.numpy(), 1)[1][:, 0]).long()
         self.perm = torch.argsort(a, stable=True); self.B = b[self.perm].contiguous(); a = a[self.perm]
+        self.inv = torch.argsort(self.perm)                                   # bank row -> position in the cluster order
         self.A = torch.cat([-2 * self.B, (self.B * self.B).sum(1, keepdim=True)], 1).contiguous()   # [−2m, ‖m‖²]: one product gives ‖m‖² − 2⟨q, m⟩
         self.counts = torch.bincount(a, minlength=self.K); self.starts = torch.cumsum(self.counts, 0) - self.counts
         self.C = torch.from_numpy(km.centroids).float(); self.CC = torch.cdist(self.C, self.C)   # centre-to-centre distances
@@ -63,7 +65,12 @@ def search(self:PrunedL2, q:np.ndarray, k:int=1)->tuple[np.ndarray, np.ndarray]:
     plane = (dc ** 2 - d1 ** 2) / (2 * self.CC[first]).clamp_min(1e-12)     # distance to the bisector of c and the nearest centre
     lb = torch.maximum(dc - self.r, plane).clamp_min(0) ** 2 * (1 - self.slack)   # no member of c is closer than this
     lb[ar, first] = float('inf')
-    qi, cj = (lb < best[:, None]).nonzero(as_tuple=True)                     # clusters that may still hold a closer row
+    may = lb < best[:, None]                                                 # clusters that may still hold a closer row
+    heavy = may.float() @ self.counts.float() > self.flat_above * self.ntotal   # bounds too weak: a flat scan is cheaper
+    if heavy.any():
+        hq = heavy.nonzero()[:, 0]; may[hq] = False
+        bi[hq] = self.inv[torch.from_numpy(self.flat.search(q[hq].numpy(), 1)[1][:, 0]).long()]; self.work += len(hq) * self.ntotal
+    qi, cj = may.nonzero(as_tuple=True)
     self._scan(q1, qn, best, bi, qi, cj)
     d2 = ((q - self.B[bi]) ** 2).sum(1)                                      # the winners' distances, without cancellation
     self.last_work = self.work - w0

@@ -3,7 +3,7 @@
     python benchmarks/rerun_record.py NAME [NAME ...] --why "what changed" [--seeds 0,1,2] [--dry-run]
 
 NAME is a file in reports/records (without .json) whose `command` is an `adnb run ...` line. The command is made
-rerunnable first (a leading `flock LOCK` and `--reports DIR` dropped, absolute paths to the shared data made relative),
+rerunnable first (a leading `flock LOCK` or `env VAR=VALUE ...` and `--reports DIR` dropped, absolute paths to the shared data made relative),
 run from the repository root into a temporary reports folder, and its `results.json` replaces the record's
 `results`, `params`, `env` and `profile`; `note` says why it was re-run, `about` keeps the first note (what the run
 is: data, protocol, set-up). The previous values go into the record's `history` list (date, the reason,
@@ -22,6 +22,7 @@ METRICS = ('image_auroc', 'image_ap', 'pixel_auroc', 'pixel_ap', 'aupro_30', 'au
 def rerunnable(cmd:str)->list[str]:
     "The record's command as an argv for this checkout: no flock prefix, no --reports, shared data paths relative."
     cmd = re.sub(r'^(?:\S*/)?flock\s+\S+\s+', '', cmd.strip())
+    cmd = re.sub(r'^env\s+(?:[A-Z_][A-Z0-9_]*=\S*\s+)+', '', cmd)    # `env OMP_NUM_THREADS=1 ... adnb run`: thread caps are the caller's to set
     cmd = re.sub(r'/work/shared/', '../shared/', cmd)
     argv = shlex.split(cmd)
     if argv[:2] != ['adnb', 'run']: raise SystemExit(f"rerun_record: the command is not `adnb run ...`: {cmd}")

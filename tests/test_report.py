@@ -280,3 +280,14 @@ def test_continual_task_list_and_forgetting(tmp_path):
     assert m.reason[0] == 'continual task list: paper 15 MVTec AD tasks (bottle first), ours 3 tasks: brick (embedded), puck (embedded), bottle'
     b = leaderboard(collect(tmp_path/'r'))
     assert dict(zip(b.category, b.dataset)) == {'bottle': 'mvtec_ad', 'brick': 'embedded', 'puck': 'embedded'}   # no MVTec bottle among embedded
+
+@pytest.mark.slow   # the whole report over this checkout's records (~50 s); nbs/reports/.notest keeps it out of the default nbdev-test
+def test_report_on_the_checkout_records(tmp_path):
+    "The report notebook over every committed record and the checkout's paper tables and claims builds without an error cell."
+    root = Path(__file__).resolve().parents[1]
+    h = _page_checks(build_report(root/'reports'/'records', tmp_path/'out', tables_dir=root/'reports'/'paper_tables'))
+    import nbformat
+    nb = nbformat.read(tmp_path/'out'/'index.ipynb', as_version=4)
+    assert not [o for c in nb.cells if c.cell_type == 'code' for o in c.outputs if o.output_type == 'error']
+    cl = pd.read_csv(tmp_path/'out'/'claims.csv')
+    assert len(cl) and set(cl.verdict) <= set(VERDICTS) and 'claims' in h
