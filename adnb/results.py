@@ -54,13 +54,14 @@ def result_files(runs_dir)->list[Path]:
 
 # %% ../nbs/42_results.ipynb #5d7697cc
 def read_record(path)->tuple[dict|None, str|None]:
-    "The results record in `path`, or None and why the file is not one."
+    "The results record in `path`, or None and why the file is not one (or is one marked `superseded_by` a newer record)."
     try: d = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, ValueError) as e: return None, f'not readable as JSON ({type(e).__name__}: {str(e)[:80]})'
     if isinstance(d, dict) and d.get('benchmark') == 'stages' and isinstance(d.get('infer'), dict): return d, None
     if not isinstance(d, dict) or not isinstance(d.get('experiment'), str) or not isinstance(d.get('results'), list):
         return None, 'not a results record (needs "experiment" and a "results" list)'
     if not all(isinstance(r, dict) for r in d['results']): return None, '"results" holds something other than row dicts'
+    if d.get('superseded_by'): return None, f"superseded by {d['superseded_by']} (kept for its history, not counted)"
     return d, None
 
 # %% ../nbs/42_results.ipynb #d986ed38
