@@ -69,7 +69,7 @@ def load_test_module(path):
     spec = importlib.util.spec_from_file_location('fapm_authors_test', Path(path)/'test.py')
     mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod); return mod
 
-def run_authors(path, fe, model, batch, category='parity', include_pad:bool=False)->dict:
+def run_authors(path, fe, model, batch, category='parity', include_pad:bool=True)->dict:
     "Run the authors' `test()` on our batch with our memory; returns their per-image scores, 28×28 fused maps and smoothed maps."
     with authors_on_path(path), cpu_cuda_shims(), tempfile.TemporaryDirectory() as d:
         T = load_test_module(path)
@@ -159,13 +159,13 @@ def compare(path, m, test)->tuple[list, dict, dict]:
     return rows, th, us
 
 def pooling_rows(fe, x)->list:
-    "Locally aware features: the authors' AvgPool2d(3, 1, 1) (zero padding counted) vs adnb.patchcore.patch_embed (padding not counted)."
+    "Locally aware features: the authors' AvgPool2d(3, 1, 1) vs adnb.patchcore.patch_embed; both count the zero padding (pad='zeros', the default)."
     from adnb.patchcore import patch_embed
     f = fe(x)[LAYERS[0]]
     theirs = torch.nn.AvgPool2d(3, 1, 1)(f).permute(0, 2, 3, 1)
     ours = patch_embed({LAYERS[0]: f}, 3)
     return [row('3×3 local average, all positions', **diff(ours, theirs),
-                note='test.py L125 AvgPool2d(3, 1, 1) counts the zero padding (border rows/columns scaled by 6/9 or 4/9); ours averages real neighbours only'),
+                note="test.py L125 AvgPool2d(3, 1, 1) counts the zero padding (border rows/columns scaled by 6/9 or 4/9), as patch_embed's default pad='zeros'"),
             row('3×3 local average, interior positions', **diff(interior(ours.permute(0, 3, 1, 2), 1), interior(theirs.permute(0, 3, 1, 2), 1)), note='identical away from the border')]
 
 def _auroc(y, s):
@@ -276,7 +276,7 @@ def main(argv=None):
     note = (f"embedded puck, 256 -> crop 224, Lite0 {'/'.join(LAYERS)} ({a.weights} weights), our adaptive memory "
             f"(fine {info['layers'][LAYERS[0]]['vectors']} / coarse {info['layers'][LAYERS[1]]['vectors']} vectors, boosted cells "
             f"{info['layers'][LAYERS[0]]['boosted_cells']} / {info['layers'][LAYERS[1]]['boosted_cells']}); authors' AvgPool2d run with "
-            "count_include_pad=False so that their queries match our memory (the padding difference is its own row). Not compared: "
+            "its own zero-counted padding, as adnb's default pad='zeros' (test.py unpatched). Not compared: "
             "memory construction (adaptive coreset, eq. 1): the authors released inference code only; WRN50 (no offline weights).")
     cmd = f'python benchmarks/parity/fapm.py --authors ../authors/FAPM_official' + (f' --bottle {a.bottle}' if a.bottle else '')
     extra = {}
