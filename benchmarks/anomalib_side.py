@@ -87,10 +87,7 @@ def compare(a, spec, train, test, size, rec, argv, ours_fitted=None)->dict:
     load0 = os.getloadavg()
     shared = getattr(a, 'anomalib_fit', 'own') == 'shared' and method == 'patchcore' and getattr(ours_fitted, 'coreset_indices', None) is not None
     if shared:       # anomalib's bank = its own training embeddings at adnb's coreset rows; its fit is not timed
-        with torch.no_grad():
-            m.train()
-            for b in train_b: m(norm(b['image']))
-            E = torch.vstack(m.embedding_store); m.embedding_store.clear(); m.memory_bank = E[ours_fitted.coreset_indices].contiguous()
+        m.memory_bank = _bank_at(m, train_b, norm, ours_fitted.coreset_indices)
         fit_s = fit_rows = fit_rss = None; fit_o_passes = list(rec['fit']['wall_s_passes']); fit_o = statistics.median(fit_o_passes)
         ours_m = ours_fitted
     else:
@@ -132,7 +129,9 @@ def compare(a, spec, train, test, size, rec, argv, ours_fitted=None)->dict:
     diffs = {k: met_o[k] - met[k] for k in met if k in met_o}
     out.update(metric_diff_adnb_minus_anomalib=diffs, max_abs_metric_diff=max(abs(v) for v in diffs.values()))
     if method == 'patchcore' and getattr(ours_m, 'coreset_indices', None) is not None:
-        out['shared_coreset'] = shared_coreset(m, ours_m, train_b, test_b, test, norm, met_o)
+        out['shared_coreset'] = (shared_coreset(m, ours_m, train_b, test_b, test, norm, met_o) if not shared else   # shared: the comparison above is it
+                                 dict(bank_rows=len(ours_m.coreset_indices), metrics=met, metric_diff_adnb_minus_anomalib=diffs,
+                                      max_abs_metric_diff=out['max_abs_metric_diff'], note="the main comparison already gives anomalib adnb's coreset rows"))
         out['coreset_seed_spread'] = seed_spread(spec, a, train_b, test_b, test, met)
         tol = out['shared_coreset']['max_abs_metric_diff']
     else: tol = out['max_abs_metric_diff']
@@ -178,17 +177,22 @@ def _committed(p)->str|None:
     r = subprocess.run(['git', 'log', '-1', '--format=%cs', '--', str(p)], cwd=p.parent, capture_output=True, text=True)
     return r.stdout.strip() or None
 
+@torch.no_grad()
+def _bank_at(m, train_b, norm, idx)->torch.Tensor:
+    "anomalib's own training embeddings (a training-mode pass over the batches) at adnb's coreset rows `idx`; leaves m in eval mode."
+    m.train()
+    for b in train_b: m(norm(b['image']))
+    E = torch.vstack(m.embedding_store); m.embedding_store.clear(); m.eval()
+    if int(idx.max()) >= len(E): raise SystemExit(f'adnb coreset indices reach {int(idx.max())} but anomalib collected {len(E)} training patches')
+    return E[idx].contiguous()
+
 def shared_coreset(m, ours, train_b, test_b, test, norm, met_o)->dict:
     "anomalib's model with adnb's memory bank rows (the same coreset indices into its own training embeddings): metrics and their difference."
     import copy
     from anomalib.models.image.patchcore.torch_model import PatchcoreModel
-    sh = copy.deepcopy(m); sh.memory_bank = torch.empty(0); sh.embedding_store = []; sh.train()
+    sh = copy.deepcopy(m); sh.memory_bank = torch.empty(0); sh.embedding_store = []
+    idx = ours.coreset_indices; sh.memory_bank = _bank_at(sh, train_b, norm, idx)
     with torch.no_grad():
-        for b in train_b: sh(norm(b['image']))
-        E = torch.vstack(sh.embedding_store); sh.embedding_store.clear()
-        idx = ours.coreset_indices
-        if int(idx.max()) >= len(E): raise SystemExit(f'adnb coreset indices reach {int(idx.max())} but anomalib collected {len(E)} training patches')
-        sh.memory_bank = E[idx].contiguous(); sh.eval()
         bank_diff = float((sh.memory_bank - ours.memory_bank).abs().max())
         S, maps = _scores(lambda x: sh(norm(x)), test_b, anomalib=True)
     met = _evaluate(S, test_b, maps, test)
